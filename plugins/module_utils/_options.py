@@ -1,0 +1,71 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) xoauth2.mail contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Options shared by the module and the lookup, declared once.
+
+As in community.hashi_vault: the module builds its argument spec from
+``TOKEN_ARGUMENT_SPEC`` (documented by the ``xoauth2.mail.token`` doc
+fragment), and every adapter reads options through one getter, so the core
+receives the same ``TokenSettings`` from ``module.params`` or ``get_option``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict
+
+from ._crypto import load_key
+from ._settings import FLOWS, PROVIDERS, TokenSettings
+
+OptionGetter = Callable[[str], Any]
+
+TOKEN_ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
+    "provider": {"type": "str", "choices": list(PROVIDERS)},
+    "flow": {"type": "str", "choices": list(FLOWS)},
+    "tenant_id": {"type": "str"},
+    "authority": {"type": "str"},
+    "client_id": {"type": "str"},
+    "client_secret": {"type": "str", "no_log": True},
+    "client_certificate": {"type": "path"},
+    "client_certificate_password": {"type": "str", "no_log": True},
+    "scopes": {"type": "list", "elements": "str"},
+    "encryption_key": {"type": "str", "no_log": True},
+    "encryption_key_file": {"type": "path", "no_log": False},
+    "min_validity": {"type": "int", "default": 600},
+    "validate_certs": {"type": "bool", "default": True},
+    "ca_path": {"type": "path"},
+    "timeout": {"type": "int", "default": 30},
+    "retries": {"type": "int", "default": 3},
+}
+
+SETTINGS_OPTIONS = (
+    "provider", "flow", "tenant_id", "authority", "client_id", "client_secret", "client_certificate",
+    "client_certificate_password", "refresh_token", "scopes", "username", "validate_certs", "ca_path",
+    "timeout", "retries",
+)
+
+
+def getter_from_dict(values: Dict[str, Any]) -> OptionGetter:
+    return values.get
+
+
+def getter_from_plugin(plugin: Any) -> OptionGetter:
+    """Read options of a lookup/action plugin; options it does not have read as None."""
+    def get(name: str) -> Any:
+        try:
+            return plugin.get_option(name)
+        except KeyError:
+            return None
+    return get
+
+
+def settings_from_options(get: OptionGetter) -> TokenSettings:
+    values = {name: get(name) for name in SETTINGS_OPTIONS}
+    for name, default in (("validate_certs", True), ("timeout", 30), ("retries", 3)):
+        if values[name] is None:
+            values[name] = default
+    return TokenSettings(**values)
+
+
+def key_from_options(get: OptionGetter) -> bytes:
+    return load_key(get("encryption_key"), get("encryption_key_file"))

@@ -1,0 +1,56 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) xoauth2.mail contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The interface every identity provider implements.
+
+A provider makes single attempts; retries, locking and storage belong to the
+session. Interactive flows (device code) are added as further methods.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+from ._errors import ConfigurationError
+from ._settings import TokenSettings
+from ._token_record import TokenGrant
+
+
+class Provider:
+    """acquire (without a person), refresh, describe."""
+
+    name = "base"
+
+    def __init__(self, settings: TokenSettings, credential: Optional[Dict[str, Any]], session: Any) -> None:
+        self.settings = settings
+        self.credential = credential
+        self.session = session
+
+    def acquire(self) -> TokenGrant:
+        """A first token for the configured flow."""
+        flow = self.settings.flow
+        if flow == "client_credentials":
+            if not self.credential:
+                raise ConfigurationError(
+                    "client_secret (or client_certificate) is required for flow client_credentials.",
+                    option="client_secret")
+            return self.client_credentials()
+        if flow == "refresh_token":
+            if not self.settings.refresh_token:
+                raise ConfigurationError(
+                    "refresh_token is required to seed a token for flow refresh_token.", option="refresh_token")
+            return self.refresh(self.settings.refresh_token)
+        raise ConfigurationError("flow %s cannot be acquired without a person." % flow, option="flow")
+
+    def client_credentials(self) -> TokenGrant:
+        raise NotImplementedError
+
+    def refresh(self, refresh_token: str) -> TokenGrant:
+        raise NotImplementedError
+
+    def describe(self) -> Dict[str, Any]:
+        return {"provider": self.name, "authority": self.settings.authority, "client_id": self.settings.client_id}
+
+    def where(self) -> str:
+        return "the identity provider at %s" % self.settings.authority

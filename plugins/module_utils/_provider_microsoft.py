@@ -1,0 +1,142 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) xoauth2.mail contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Microsoft identity platform (Entra ID) through msal.
+
+Any other issuer (a standard OIDC server, e.g. the test provider) goes through
+msal's ``oidc_authority``. msal quirks handled here:
+- it memorizes 429/5xx/400 answers and replays them without calling the
+  server; our retries must reach the server, so POST answers are not memorized;
+- a 5xx raises instead of returning an error dict;
+- reserved scopes (openid, profile, offline_access) must not be passed in.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, List, Optional
+from urllib.parse import urlparse
+
+from ._classify import classify
+from ._dependencies import require
+from ._errors import ConfigurationError, TemporaryError
+from ._http import network_error
+from ._provider_base import Provider
+from ._token_record import DEFAULT_LIFETIME, TokenGrant
+
+RESERVED_SCOPES = {"openid", "profile", "offline_access"}
+MICROSOFT_HOSTS = (
+    "login.microsoftonline.com",
+    "login.microsoftonline.us",
+    "login.chinacloudapi.cn",
+    "login.partner.microsoftonline.cn",
+    "login.microsoft.com",
+    "login.windows.net",
+    "login.sts.microsoft.com",
+)
+MICROSOFT_HOST_SUFFIXES = (".b2clogin.com", ".ciamlogin.com")
+
+
+def is_microsoft_authority(url: str) -> bool:
+    host = (urlparse(url).hostname or "").lower()
+    return host in MICROSOFT_HOSTS or host.endswith(MICROSOFT_HOST_SUFFIXES)
+
+
+class _ForgetfulCache(dict):
+    """msal's http_cache, minus POST answers: our retries must reach the server."""
+
+    def __setitem__(self, key, value):
+        if isinstance(key, str) and key.startswith("POST "):
+            return
+        super().__setitem__(key, value)
+
+
+def grant_from_result(result: Dict[str, Any], requested_at: float) -> TokenGrant:
+    scope = result.get("scope")
+    try:
+        expires_in = int(result.get("expires_in") or DEFAULT_LIFETIME)
+    except (TypeError, ValueError):
+        expires_in = DEFAULT_LIFETIME
+    return TokenGrant(
+        access_token=result["access_token"],
+        expires_in=expires_in,
+        requested_at=requested_at,
+        token_type=result.get("token_type") or "Bearer",
+        refresh_token=result.get("refresh_token"),
+        scopes=scope.split() if isinstance(scope, str) else scope,
+    )
+
+
+class MicrosoftProvider(Provider):
+    name = "microsoft"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._app = None
+
+    def _scopes(self) -> List[str]:
+        return [s for s in (self.settings.scopes or []) if s not in RESERVED_SCOPES]
+
+    def _msal_credential(self) -> Optional[Any]:
+        if not self.credential:
+            return None
+        if "secret" in self.credential:
+            return self.credential["secret"]
+        return dict(self.credential["certificate"])
+
+    def _application(self):
+        if self._app is not None:
+            return self._app
+        msal = require("msal")
+        authority = self.settings.authority
+        kwargs: Dict[str, Any] = {"http_client": self.session, "http_cache": _ForgetfulCache()}
+        if is_microsoft_authority(authority):
+            kwargs["authority"] = authority
+        else:
+            kwargs["oidc_authority"] = authority
+        credential = self._msal_credential()
+        if credential is not None:
+            app = msal.ConfidentialClientApplication(self.settings.client_id, client_credential=credential, **kwargs)
+        else:
+            app = msal.PublicClientApplication(self.settings.client_id, **kwargs)
+        self._app = app
+        return app
+
+    def _run(self, call) -> TokenGrant:
+        msal = require("msal")
+        requests = require("requests")
+        self.session.forget()
+        requested_at = time.time()
+        try:
+            result = call(self._application())
+        except requests.exceptions.RequestException as exc:
+            raise network_error(exc, self.settings.authority)
+        except msal.exceptions.MsalServiceError:
+            # msal raises on a 5xx instead of returning the error body.
+            raise classify(self.session.last_status or 500, None, self.session.last_retry_after, self.where())
+        except ValueError as exc:
+            # msal wraps a failed discovery of the authority in ValueError.
+            raise self._discovery_error(exc)
+        if not isinstance(result, dict):
+            raise TemporaryError("msal returned no answer from %s." % self.where())
+        if result.get("access_token"):
+            return grant_from_result(result, requested_at)
+        raise classify(self.session.last_status, result, self.session.last_retry_after, self.where())
+
+    def _discovery_error(self, exc: ValueError):
+        status = self.session.last_status
+        if self.session.last_network_error is not None:
+            return network_error(self.session.last_network_error, self.settings.authority)
+        if status is not None and (status >= 500 or status == 429):
+            return classify(status, None, self.session.last_retry_after, self.where())
+        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else "discovery failed"
+        return ConfigurationError(
+            "The authority %s could not be used: %s" % (self.settings.authority, first),
+            option="authority", http_status=status)
+
+    def client_credentials(self) -> TokenGrant:
+        return self._run(lambda app: app.acquire_token_for_client(scopes=self._scopes()))
+
+    def refresh(self, refresh_token: str) -> TokenGrant:
+        return self._run(lambda app: app.acquire_token_by_refresh_token(refresh_token, scopes=self._scopes()))

@@ -1,0 +1,109 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) xoauth2.mail contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Any standards-compliant OAuth2 / OpenID Connect server, endpoints from discovery."""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any, Dict, Optional
+from urllib.parse import quote
+
+from ._classify import classify
+from ._dependencies import require
+from ._errors import ConfigurationError
+from ._http import network_error, parse_json
+from ._provider_base import Provider
+from ._token_record import DEFAULT_LIFETIME, TokenGrant
+
+DISCOVERY_PATH = "/.well-known/openid-configuration"
+
+
+class OidcProvider(Provider):
+    name = "oidc"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._metadata: Optional[Dict[str, Any]] = None
+
+    def metadata(self) -> Dict[str, Any]:
+        """The server's discovery document (fetched once per provider object)."""
+        if self._metadata is not None:
+            return self._metadata
+        requests = require("requests")
+        url = self.settings.authority.rstrip("/") + DISCOVERY_PATH
+        try:
+            response = self.session.get(url, headers={"Accept": "application/json"})
+        except requests.exceptions.RequestException as exc:
+            raise network_error(exc, url)
+        document = parse_json(response)
+        if response.status_code != 200 or document is None:
+            if response.status_code >= 500 or response.status_code == 429:
+                raise classify(response.status_code, document, self.session.last_retry_after, self.where())
+            raise ConfigurationError(
+                "No OpenID Connect discovery document at %s (HTTP %s). Check authority (the issuer URL)."
+                % (url, response.status_code), option="authority", http_status=response.status_code)
+        if not document.get("token_endpoint"):
+            raise ConfigurationError("The discovery document at %s names no token_endpoint." % url, option="authority")
+        if document.get("issuer") and document["issuer"] != self.settings.authority:
+            raise ConfigurationError(
+                "authority %r does not equal the issuer %r the server announces; use the issuer exactly."
+                % (self.settings.authority, document["issuer"]), option="authority")
+        self._metadata = document
+        return document
+
+    def _client_auth(self, data: Dict[str, str]) -> Dict[str, str]:
+        """Headers for client authentication; client_secret_post when basic is not offered."""
+        headers = {"Accept": "application/json"}
+        secret = (self.credential or {}).get("secret")
+        if not secret:
+            data["client_id"] = self.settings.client_id
+            return headers
+        methods = self.metadata().get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
+        if "client_secret_basic" in methods:
+            # RFC 6749 2.3.1: form-encode both parts before Basic.
+            pair = "%s:%s" % (quote(self.settings.client_id, safe=""), quote(secret, safe=""))
+            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+        else:
+            data["client_id"] = self.settings.client_id
+            data["client_secret"] = secret
+        return headers
+
+    def _token_request(self, data: Dict[str, str]) -> TokenGrant:
+        requests = require("requests")
+        self.session.forget()
+        endpoint = self.metadata()["token_endpoint"]
+        headers = self._client_auth(data)
+        requested_at = time.time()
+        try:
+            response = self.session.post(endpoint, data=data, headers=headers)
+        except requests.exceptions.RequestException as exc:
+            raise network_error(exc, endpoint)
+        body = parse_json(response)
+        if response.status_code == 200 and body and body.get("access_token"):
+            try:
+                expires_in = int(body.get("expires_in") or DEFAULT_LIFETIME)
+            except (TypeError, ValueError):
+                expires_in = DEFAULT_LIFETIME
+            scope = body.get("scope")
+            return TokenGrant(
+                access_token=body["access_token"],
+                expires_in=expires_in,
+                requested_at=requested_at,
+                token_type=body.get("token_type") or "Bearer",
+                refresh_token=body.get("refresh_token"),
+                scopes=scope.split() if isinstance(scope, str) else None,
+            )
+        raise classify(response.status_code, body, self.session.last_retry_after, self.where())
+
+    def client_credentials(self) -> TokenGrant:
+        data = {"grant_type": "client_credentials"}
+        if self.settings.scopes:
+            data["scope"] = " ".join(self.settings.scopes)
+        return self._token_request(data)
+
+    def refresh(self, refresh_token: str) -> TokenGrant:
+        # Without scope the server keeps the grant's scopes (RFC 6749 6).
+        return self._token_request({"grant_type": "refresh_token", "refresh_token": refresh_token})

@@ -1,0 +1,196 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) xoauth2.mail contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""``TokenSession.ensure_valid``: keep, refresh or acquire, exactly once across processes.
+
+The decision is made twice: first without the lock (the common no-change path
+needs no lock, no network and no msal), then again after the lock is taken,
+because another process may have refreshed the token while this one waited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional
+
+from ._errors import OAuthMailError, ReauthRequired
+from ._retry import with_retries
+from ._settings import TokenSettings
+from ._status_file import record_failure, record_success
+from ._token_file import TokenFile
+from ._token_record import TokenRecord
+
+KEEP = "none"
+REFRESH = "refreshed"
+ACQUIRE = "acquired"
+# A lock holder is bounded by its own timeout; wait a little longer than that.
+LOCK_GRACE = 10.0
+
+
+def _digest(secret: Optional[str]) -> Optional[str]:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest() if secret else None
+
+
+@dataclass
+class Decision:
+    action: str
+    reason: str
+
+
+@dataclass
+class Outcome:
+    action: str
+    reason: str
+    record: Optional[TokenRecord]
+    before: Optional[TokenRecord] = None
+    warnings: List[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.action != KEEP
+
+
+class TokenSession:
+    """One token file plus the settings to renew it."""
+
+    def __init__(
+        self,
+        settings: TokenSettings,
+        token_file: TokenFile,
+        provider_factory: Optional[Callable[..., Any]] = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.token_file = token_file
+        self.provider_factory = provider_factory
+        self.clock = clock
+
+    # -- decisions (no network) --------------------------------------------------
+
+    def _credential(self, record: Optional[TokenRecord]) -> Optional[Dict[str, Any]]:
+        """The client credential given now, else the one sealed in the token file."""
+        if self.settings.client_secret:
+            return {"secret": self.settings.client_secret}
+        if self.settings.client_certificate:
+            from ._certificate import load_certificate_credential  # only when renewing
+            return {"certificate": load_certificate_credential(
+                self.settings.client_certificate, self.settings.client_certificate_password)}
+        if record is not None:
+            return record.secrets.get("client_credential")
+        return None
+
+    def _credential_changed(self, record: TokenRecord) -> bool:
+        stored = record.secrets.get("client_credential") or {}
+        if self.settings.client_secret:
+            return not hmac.compare_digest(
+                str(stored.get("secret") or "").encode("utf-8"), self.settings.client_secret.encode("utf-8"))
+        if self.settings.client_certificate:
+            return stored.get("certificate_path") != self.settings.client_certificate
+        return False
+
+    def decide(self, record: Optional[TokenRecord], min_validity: float, force: bool = False) -> Decision:
+        settings = self.settings.resolved(record.meta if record else None)
+        self.resolved = settings
+        if record is None:
+            return Decision(ACQUIRE, "no token file yet")
+        changed = settings.mismatches(record.meta)
+        if changed:
+            return Decision(ACQUIRE, "settings changed: %s" % ", ".join(changed))
+        if settings.flow == "refresh_token" and settings.refresh_token and \
+                _digest(settings.refresh_token) != record.secrets.get("seed_sha256"):
+            return Decision(ACQUIRE, "a new refresh_token was given")
+        renew = REFRESH if record.refresh_token else ACQUIRE
+        if self._credential_changed(record):
+            return Decision(renew, "the client credential changed")
+        if force:
+            return Decision(renew, "refresh requested")
+        if not record.is_valid_for(min_validity, self.clock()):
+            return Decision(renew, "the token expires within min_validity (%d s)" % min_validity)
+        return Decision(KEEP, "the token is valid for %d s more" % record.seconds_left(self.clock()))
+
+    # -- the operation -----------------------------------------------------------
+
+    def ensure_valid(self, min_validity: float, force: bool = False, check_mode: bool = False) -> Outcome:
+        """Make sure the token file holds a token valid for more than ``min_validity`` seconds."""
+        before = self.token_file.read()
+        decision = self.decide(before, min_validity, force)
+        if decision.action == KEEP or check_mode:
+            return self._outcome(decision, before, before)
+        timeout = float(self.settings.timeout)
+        with self.token_file.lock(timeout + LOCK_GRACE):
+            current = self.token_file.read()
+            if current is not None and (before is None or current.meta.get("generation") != before.meta.get("generation")):
+                # Someone else wrote the file while we waited: decide again, without forcing.
+                decision = self.decide(current, min_validity, force=False)
+                if decision.action == KEEP:
+                    decision.reason = "another process renewed the token"
+                    return self._outcome(decision, current, current)
+            return self._renew(decision, current, min_validity)
+
+    def _renew(self, decision: Decision, current: Optional[TokenRecord], min_validity: float) -> Outcome:
+        settings = self.resolved
+        credential = self._credential(current)
+        provider = self.provider_factory(settings, credential)
+        pending = {"refresh_token": current.refresh_token if current is not None and decision.action == REFRESH else None}
+
+        def attempt(seconds_left: float):
+            provider.session.timeout = seconds_left
+            if pending["refresh_token"]:
+                try:
+                    return provider.refresh(pending["refresh_token"])
+                except ReauthRequired:
+                    # App-only tokens can always be made anew; delegated ones cannot.
+                    if settings.flow != "client_credentials" or not credential:
+                        raise
+                    pending["refresh_token"] = None
+                    decision.reason += "; the refresh token was refused, acquired anew"
+                    decision.action = ACQUIRE
+            return provider.acquire()
+
+        try:
+            grant = with_retries(attempt, int(settings.retries), float(settings.timeout))
+        except OAuthMailError as error:
+            self._record_failure(error)
+            raise
+        now = self.clock()
+        base = current if (current is not None and decision.action == REFRESH) else TokenRecord()
+        record = base.with_grant(grant, now)
+        record.meta.update(settings.identity())
+        # Generations continue across re-acquisition so concurrent writers are always noticed.
+        record.meta["generation"] = int((current.meta.get("generation") if current else 0) or 0) + 1
+        if credential is not None:
+            record.secrets["client_credential"] = credential
+            if settings.client_certificate:
+                credential["certificate_path"] = settings.client_certificate
+        if settings.flow == "refresh_token" and decision.action == ACQUIRE and settings.refresh_token:
+            record.secrets["seed_sha256"] = _digest(settings.refresh_token)
+        # The rotated refresh token is on disk before anyone is told of success.
+        self.token_file.replace(record)
+        try:
+            record_success(self.token_file.status_path, self.token_file.mode, self.token_file.uid,
+                           self.token_file.gid, decision.action)
+        except OAuthMailError:
+            pass  # the status file is advisory; the token itself is safe
+        outcome = self._outcome(decision, current, record)
+        lifetime = record.meta.get("lifetime") or 0
+        if lifetime and lifetime <= min_validity:
+            outcome.warnings.append(
+                "min_validity (%d s) is not shorter than the token lifetime (%d s): every run will renew the token."
+                % (min_validity, lifetime))
+        return outcome
+
+    def _record_failure(self, error: OAuthMailError) -> None:
+        if not self.token_file.exists():
+            return
+        try:
+            record_failure(self.token_file.status_path, self.token_file.mode, self.token_file.uid,
+                           self.token_file.gid, error)
+        except OAuthMailError:
+            pass
+
+    def _outcome(self, decision: Decision, before: Optional[TokenRecord], after: Optional[TokenRecord]) -> Outcome:
+        return Outcome(action=decision.action, reason=decision.reason, record=after, before=before)

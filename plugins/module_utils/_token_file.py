@@ -1,0 +1,183 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) xoauth2.mail contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The encrypted token file: format, reading, atomic replacement, lock and removal.
+
+Format (JSON, version 1)::
+
+    {"format": "xoauth2.mail/token", "version": 1, "key_id": "...",
+     "meta": {...readable, authenticated...},
+     "nonce": "<base64>", "ciphertext": "<base64 AES-256-GCM of the secrets>"}
+
+The associated data of the AES-GCM seal is the canonical JSON of everything
+but nonce and ciphertext, so editing the metadata is detected too.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from typing import Any, Dict, Optional
+
+from ._atomic_write import write_atomic
+from ._crypto import key_id, seal, unseal
+from ._errors import StorageError
+from ._file_lock import FileLock
+from ._token_record import TokenRecord
+
+FORMAT = "xoauth2.mail/token"
+VERSION = 1
+SIDE_FILES = (".bak", ".status", ".lock")
+
+
+def _canonical(data: Dict[str, Any]) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+class TokenFile:
+    """One token file and its side files (``.bak``, ``.status``, ``.lock``)."""
+
+    def __init__(
+        self,
+        path: str,
+        key: Optional[bytes],
+        mode: int = 0o600,
+        uid: Optional[int] = None,
+        gid: Optional[int] = None,
+    ) -> None:
+        self.path = os.path.abspath(os.path.expanduser(path))
+        self.key = key
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+        self._cache_stamp = None
+        self._cache_record: Optional[TokenRecord] = None
+
+    @property
+    def backup_path(self) -> str:
+        return self.path + ".bak"
+
+    @property
+    def lock_path(self) -> str:
+        return self.path + ".lock"
+
+    @property
+    def status_path(self) -> str:
+        return self.path + ".status"
+
+    def exists(self) -> bool:
+        return os.path.exists(self.path)
+
+    def _stamp(self):
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StorageError("Cannot read token file %s: %s" % (self.path, exc.strerror))
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def read_envelope(self) -> Optional[Dict[str, Any]]:
+        """The parsed file without decrypting it, or None when there is no file."""
+        try:
+            with open(self.path, "rb") as handle:
+                raw = handle.read()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StorageError("Cannot read token file %s: %s" % (self.path, exc.strerror))
+        try:
+            envelope = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise StorageError(
+                "%s is not an xoauth2.mail token file or is damaged (not JSON). It was left as it is." % self.path)
+        if not isinstance(envelope, dict) or envelope.get("format") != FORMAT:
+            raise StorageError("%s is not an xoauth2.mail token file. It was left as it is." % self.path)
+        if envelope.get("version") != VERSION:
+            raise StorageError(
+                "%s has token file format version %r; this collection reads version %d. "
+                "Use a newer xoauth2.mail." % (self.path, envelope.get("version"), VERSION))
+        if not isinstance(envelope.get("meta"), dict):
+            raise StorageError("%s is damaged: its metadata is missing. It was left as it is." % self.path)
+        return envelope
+
+    def read(self) -> Optional[TokenRecord]:
+        """Decrypt and verify the file; None when absent. Cached while the file is unchanged."""
+        stamp = self._stamp()
+        if stamp is None:
+            self._cache_stamp, self._cache_record = None, None
+            return None
+        if stamp == self._cache_stamp and self._cache_record is not None:
+            return self._cache_record
+        envelope = self.read_envelope()
+        if envelope is None:
+            return None
+        record = self._decrypt(envelope)
+        self._cache_stamp, self._cache_record = stamp, record
+        return record
+
+    def _require_key(self) -> bytes:
+        if self.key is None:
+            raise StorageError("No encryption key was given for %s." % self.path)
+        return self.key
+
+    def _decrypt(self, envelope: Dict[str, Any]) -> TokenRecord:
+        key = self._require_key()
+        if envelope.get("key_id") != key_id(key):
+            raise StorageError(
+                "Token file %s was encrypted with a different key (key id %s; the given key has id %s). "
+                "Check encryption_key or encryption_key_file. The file was left as it is."
+                % (self.path, envelope.get("key_id"), key_id(key)))
+        try:
+            nonce = base64.b64decode(envelope["nonce"], validate=True)
+            ciphertext = base64.b64decode(envelope["ciphertext"], validate=True)
+        except (KeyError, TypeError, binascii.Error, ValueError):
+            raise StorageError("%s is damaged: its sealed part is not readable. It was left as it is." % self.path)
+        plaintext = unseal(key, nonce, ciphertext, self._associated(envelope), self.path)
+        secrets = json.loads(plaintext.decode("utf-8"))
+        return TokenRecord(meta=dict(envelope["meta"]), secrets=secrets)
+
+    @staticmethod
+    def _associated(envelope: Dict[str, Any]) -> bytes:
+        return _canonical({name: envelope.get(name) for name in ("format", "version", "key_id", "meta")})
+
+    def encode(self, record: TokenRecord) -> bytes:
+        key = self._require_key()
+        envelope: Dict[str, Any] = {
+            "format": FORMAT,
+            "version": VERSION,
+            "key_id": key_id(key),
+            "meta": record.meta,
+        }
+        nonce, ciphertext = seal(key, _canonical(record.secrets), self._associated(envelope))
+        envelope["nonce"] = base64.b64encode(nonce).decode("ascii")
+        envelope["ciphertext"] = base64.b64encode(ciphertext).decode("ascii")
+        return (json.dumps(envelope, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+    def replace(self, record: TokenRecord) -> None:
+        """Write ``record`` atomically, keeping the version it replaces as ``.bak``."""
+        write_atomic(self.path, self.encode(record), self.mode, self.uid, self.gid, backup_path=self.backup_path)
+        self._cache_stamp, self._cache_record = self._stamp(), record
+
+    def lock(self, timeout: float) -> FileLock:
+        return FileLock(self.lock_path, timeout, self.mode)
+
+    def remove(self) -> bool:
+        """Delete the token file and its side files; True if anything was there."""
+        removed = False
+        for name in [self.path] + [self.path + suffix for suffix in SIDE_FILES]:
+            try:
+                os.unlink(name)
+                removed = True
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise StorageError("Cannot remove %s: %s" % (name, exc.strerror))
+        self._cache_stamp, self._cache_record = None, None
+        return removed
+
+    def existing_files(self):
+        return [name for name in [self.path] + [self.path + s for s in SIDE_FILES] if os.path.exists(name)]

@@ -1,0 +1,360 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) xoauth2.mail contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: oauth_mail_token
+short_description: Keep a valid OAuth2 token for SMTP/IMAP in an encrypted file
+version_added: 0.1.0
+description:
+  - Makes sure an encrypted token file on the managed host holds an OAuth2 access token (and, for delegated tokens,
+    the refresh token) that stays valid for at least O(min_validity) seconds.
+  - Works with Microsoft 365 (through C(msal)) and any standard OAuth2/OpenID Connect server.
+  - A valid token gives C(changed=false) without any network request. An expiring token is refreshed once, even when
+    many processes try at the same moment (a lock beside the file), and a rotated refresh token is written before the
+    module returns.
+  - The file is encrypted with AES-256-GCM; its non-secret metadata stays readable but is authenticated. Writes are
+    atomic, and the previous version is kept as C(<path>.bak). A C(<path>.status) file records the last renewal
+    outcome for monitoring.
+author:
+  - xoauth2.mail contributors
+extends_documentation_fragment:
+  - xoauth2.mail.token
+attributes:
+  check_mode:
+    support: full
+    details: Never writes and never contacts the identity provider; reports what would change.
+  diff_mode:
+    support: full
+    details: Shows the non-secret metadata of the token before and after.
+options:
+  path:
+    description:
+      - Path of the token file. Its folder must exist.
+    type: path
+    required: true
+  state:
+    description:
+      - V(present) keeps a token valid for O(min_validity) seconds, renewing it only when needed.
+      - V(refreshed) always renews the token.
+      - V(absent) removes the token file and its side files (C(.bak), C(.status), C(.lock)).
+    type: str
+    choices: [present, refreshed, absent]
+    default: present
+  flow:
+    description:
+      - How a token is obtained.
+      - V(client_credentials) is app-only (no person): the application's own identity, with O(client_secret) or
+        O(client_certificate). Microsoft needs the Exchange permission C(SMTP.SendAsApp) and a mailbox permission.
+      - V(refresh_token) seeds a delegated token from a refresh token obtained elsewhere (O(refresh_token)); later runs
+        refresh it and save the rotated refresh token.
+      - Default, V(refresh_token) when O(refresh_token) is given, else the flow of the existing token file, else
+        V(client_credentials) when a client credential is given.
+    type: str
+    choices: [client_credentials, refresh_token]
+  refresh_token:
+    description:
+      - A refresh token to seed a delegated token with (O(flow=refresh_token)).
+      - Used only when there is no token yet, the settings changed, or a different refresh token is given; otherwise
+        the stored (rotated) refresh token is used, so leaving the seed in a playbook is harmless.
+    type: str
+  username:
+    description:
+      - The mailbox the token is for (the C(user=) of XOAUTH2), stored with the token.
+    type: str
+  return_token:
+    description:
+      - Return the access token as RV(access_token). Avoid it unless a later task needs the token itself.
+    type: bool
+    default: false
+  owner:
+    description:
+      - Name or ID of the user that should own the token file and its side files.
+    type: str
+  group:
+    description:
+      - Name or ID of the group of the token file and its side files.
+    type: str
+  mode:
+    description:
+      - Permissions of the token file and its side files, as an octal string.
+    type: str
+    default: '0600'
+seealso:
+  - name: Getting started
+    description: Install, make a key, get a first token.
+    link: https://github.com/xoauth2/mail/blob/main/docs/getting-started.md
+  - name: Errors and fixes
+    description: What each error category and provider code means.
+    link: https://github.com/xoauth2/mail/blob/main/docs/troubleshooting.md
+"""
+
+EXAMPLES = r"""
+- name: App-only token for Microsoft 365 SMTP (client credentials)
+  xoauth2.mail.oauth_mail_token:
+    path: /var/lib/xoauth2-relay/alerts.token
+    provider: microsoft
+    tenant_id: 00000000-0000-0000-0000-000000000000
+    client_id: 11111111-1111-1111-1111-111111111111
+    client_secret: "{{ vault_m365_client_secret }}"
+    username: alerts@example.com
+    encryption_key: "{{ vault_token_key }}"
+    owner: xoauth2-relay
+    mode: '0600'
+
+- name: Delegated token seeded from a refresh token, refreshed when it expires within 15 minutes
+  xoauth2.mail.oauth_mail_token:
+    path: /var/lib/xoauth2-relay/scanner.token
+    provider: microsoft
+    tenant_id: contoso.onmicrosoft.com
+    client_id: 11111111-1111-1111-1111-111111111111
+    refresh_token: "{{ vault_scanner_refresh_token }}"
+    username: scanner@contoso.com
+    encryption_key_file: /etc/xoauth2/token.key
+    min_validity: 900
+
+- name: Any OpenID Connect server with client credentials
+  xoauth2.mail.oauth_mail_token:
+    path: /etc/myapp/mail.token
+    provider: oidc
+    authority: https://idp.example.com/realms/mail
+    client_id: myapp
+    client_secret: "{{ vault_idp_secret }}"
+    scopes: [mail.send]
+    encryption_key_file: /etc/myapp/token.key
+
+- name: Force a refresh now (for example after changing the app registration)
+  xoauth2.mail.oauth_mail_token:
+    path: /var/lib/xoauth2-relay/alerts.token
+    state: refreshed
+    client_secret: "{{ vault_m365_client_secret }}"
+    encryption_key: "{{ vault_token_key }}"
+
+- name: Remove a token and its side files
+  xoauth2.mail.oauth_mail_token:
+    path: /var/lib/xoauth2-relay/old.token
+    state: absent
+"""
+
+RETURN = r"""
+path:
+  description: Absolute path of the token file.
+  returned: always
+  type: str
+  sample: /var/lib/xoauth2-relay/alerts.token
+action:
+  description: What was done (or would be done in check mode).
+  returned: always
+  type: str
+  choices: [none, acquired, refreshed, removed]
+  sample: refreshed
+reason:
+  description: Why the action was chosen.
+  returned: always
+  type: str
+  sample: the token expires within min_validity (600 s)
+expires_at:
+  description: When the access token expires, ISO 8601 UTC.
+  returned: when a token is present
+  type: str
+  sample: '2026-11-22T10:15:00Z'
+expires_in:
+  description: Seconds until the access token expires.
+  returned: when a token is present
+  type: int
+  sample: 3599
+username:
+  description: The mailbox the token is for.
+  returned: when a token is present
+  type: str
+  sample: alerts@example.com
+provider:
+  description: The identity provider.
+  returned: when a token is present
+  type: str
+  sample: microsoft
+flow:
+  description: The flow the token was obtained with.
+  returned: when a token is present
+  type: str
+  sample: client_credentials
+scopes:
+  description: The requested scopes.
+  returned: when a token is present
+  type: list
+  elements: str
+  sample: [https://outlook.office365.com/.default]
+token_type:
+  description: Token type, normally C(Bearer).
+  returned: when a token is present
+  type: str
+  sample: Bearer
+access_token:
+  description: The access token. Treat it as a secret.
+  returned: when O(return_token=true) and a token is present
+  type: str
+error_category:
+  description: On failure, one of V(temporary), V(reauth_required), V(configuration), V(storage).
+  returned: failure
+  type: str
+  sample: reauth_required
+error_code:
+  description: On failure, the provider's error code (with Microsoft's AADSTS numbers).
+  returned: failure, when the provider gave one
+  type: str
+  sample: invalid_grant (AADSTS700082)
+"""
+
+import grp
+import os
+import pwd
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.xoauth2.mail.plugins.module_utils._dependencies import MissingDependency, require
+from ansible_collections.xoauth2.mail.plugins.module_utils._errors import OAuthMailError
+from ansible_collections.xoauth2.mail.plugins.module_utils._options import (
+    TOKEN_ARGUMENT_SPEC,
+    getter_from_dict,
+    key_from_options,
+    settings_from_options,
+)
+from ansible_collections.xoauth2.mail.plugins.module_utils._providers import create_provider
+from ansible_collections.xoauth2.mail.plugins.module_utils._session import TokenSession
+from ansible_collections.xoauth2.mail.plugins.module_utils._token_file import TokenFile
+
+
+def argument_spec():
+    spec = dict(TOKEN_ARGUMENT_SPEC)
+    spec.update(
+        path=dict(type="path", required=True),
+        state=dict(type="str", default="present", choices=["present", "refreshed", "absent"]),
+        refresh_token=dict(type="str", no_log=True),
+        username=dict(type="str"),
+        return_token=dict(type="bool", default=False),
+        owner=dict(type="str"),
+        group=dict(type="str"),
+        mode=dict(type="str", default="0600"),
+    )
+    return spec
+
+
+def parse_mode(module):
+    text = str(module.params["mode"]).strip()
+    try:
+        mode = int(text, 8)
+    except ValueError:
+        mode = -1
+    if not 0 <= mode <= 0o7777:
+        module.fail_json(msg="mode must be an octal string such as '0600', got %r." % text, error_category="configuration")
+    return mode
+
+
+def resolve_id(module, option, lookup):
+    value = module.params[option]
+    if value is None or value == "":
+        return None
+    if str(value).isdigit():
+        return int(value)
+    try:
+        return lookup(value)
+    except KeyError:
+        module.fail_json(msg="%s %r does not exist on the managed host." % (option, value), error_category="configuration")
+
+
+def fail(module, error, **extra):
+    module.fail_json(msg=str(error), **dict(error.to_dict(), **extra))
+
+
+def apply_attributes(module, path, changed):
+    """owner/group/mode on an existing file that was not rewritten (atomic writes set them already)."""
+    file_args = dict(path=path, mode=module.params["mode"], owner=module.params["owner"],
+                     group=module.params["group"], seuser=None, serole=None, selevel=None, setype=None,
+                     attributes=None)
+    return module.set_fs_attributes_if_different(file_args, changed)
+
+
+def remove(module, token_file):
+    existing = token_file.existing_files()
+    envelope = None
+    try:
+        envelope = token_file.read_envelope()
+    except OAuthMailError:
+        pass  # an unreadable file is still removed when asked to
+    before = (envelope or {}).get("meta", {}) if existing else {}
+    if existing and not module.check_mode:
+        try:
+            token_file.remove()
+        except OAuthMailError as error:
+            fail(module, error, path=token_file.path)
+    module.exit_json(
+        changed=bool(existing), path=token_file.path, action="removed" if existing else "none",
+        reason="removed %s" % ", ".join(existing) if existing else "no token file",
+        diff=dict(before=dict(before, path=token_file.path) if existing else {}, after={}),
+    )
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        supports_check_mode=True,
+        mutually_exclusive=[("encryption_key", "encryption_key_file"), ("client_secret", "client_certificate")],
+        required_if=[
+            ("state", "present", ("encryption_key", "encryption_key_file"), True),
+            ("state", "refreshed", ("encryption_key", "encryption_key_file"), True),
+        ],
+    )
+    params = module.params
+    mode = parse_mode(module)
+    uid = resolve_id(module, "owner", lambda name: pwd.getpwnam(name).pw_uid)
+    gid = resolve_id(module, "group", lambda name: grp.getgrnam(name).gr_gid)
+
+    if params["state"] == "absent":
+        remove(module, TokenFile(params["path"], None, mode, uid, gid))
+
+    get = getter_from_dict(params)
+    try:
+        require("cryptography")
+        token_file = TokenFile(params["path"], key_from_options(get), mode, uid, gid)
+        session = TokenSession(settings_from_options(get), token_file, provider_factory=create_provider)
+        outcome = session.ensure_valid(
+            params["min_validity"], force=params["state"] == "refreshed", check_mode=module.check_mode)
+    except MissingDependency as missing:
+        module.fail_json(msg=missing_required_lib(missing.requirement, reason=missing.reason),
+                         exception=missing.import_traceback, error_category="configuration")
+    except OAuthMailError as error:
+        fail(module, error, path=os.path.abspath(os.path.expanduser(params["path"])))
+
+    changed = outcome.changed
+    if os.path.exists(token_file.path) and not module.check_mode:
+        changed = apply_attributes(module, token_file.path, changed)
+    for warning in outcome.warnings:
+        module.warn(warning)
+    module.exit_json(**result(module, token_file, session, outcome, changed))
+
+
+def result(module, token_file, session, outcome, changed):
+    now = session.clock()
+    before = outcome.before.public_view(now) if outcome.before else {}
+    data = dict(changed=changed, path=token_file.path, action=outcome.action, reason=outcome.reason)
+    if outcome.record is not None:
+        view = outcome.record.public_view(now)
+        data.update({name: view[name] for name in ("expires_at", "expires_in", "username", "provider", "flow",
+                                                   "scopes", "token_type")})
+        if module.params["return_token"]:
+            data["access_token"] = outcome.record.access_token
+    if module.check_mode and outcome.changed:
+        after = dict(before, **{name: value for name, value in session.resolved.identity().items() if value})
+        after["expires_at"] = "(new token would be %s)" % outcome.action
+    else:
+        after = outcome.record.public_view(now) if outcome.record else {}
+    data["diff"] = dict(before=before, after=after)
+    return data
+
+
+if __name__ == "__main__":
+    main()

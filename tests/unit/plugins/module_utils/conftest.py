@@ -1,0 +1,50 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) xoauth2.mail contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+from __future__ import annotations
+
+import base64
+import json
+import os
+
+import pytest
+
+from ansible_collections.xoauth2.mail.plugins.module_utils._token_file import TokenFile
+
+from token_samples import make_record
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+
+
+@pytest.fixture
+def key():
+    return os.urandom(32)
+
+
+@pytest.fixture
+def key_text(key):
+    return base64.b64encode(key).decode()
+
+
+@pytest.fixture
+def token_path(tmp_path):
+    return str(tmp_path / "relay.token")
+
+
+@pytest.fixture
+def record():
+    return make_record()
+
+
+@pytest.fixture
+def provider_errors():
+    with open(os.path.join(FIXTURES, "provider_errors.json")) as handle:
+        data = json.load(handle)
+    data.pop("_comment")
+    return data
+
+
+@pytest.fixture
+def token_file(token_path, key):
+    return TokenFile(token_path, key)
