@@ -272,9 +272,8 @@ def fail(module, error, **extra):
 
 def apply_attributes(module, path, changed):
     """owner/group/mode on an existing file that was not rewritten (atomic writes set them already)."""
-    file_args = dict(path=path, mode=module.params["mode"], owner=module.params["owner"],
-                     group=module.params["group"], seuser=None, serole=None, selevel=None, setype=None,
-                     attributes=None)
+    file_args = module.load_file_common_arguments(
+        dict(path=path, mode=module.params["mode"], owner=module.params["owner"], group=module.params["group"]))
     return module.set_fs_attributes_if_different(file_args, changed)
 
 
