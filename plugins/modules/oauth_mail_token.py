@@ -223,7 +223,6 @@ from ansible_collections.xoauth2.mail.plugins.module_utils._options import (
     key_from_options,
     settings_from_options,
 )
-from ansible_collections.xoauth2.mail.plugins.module_utils._providers import create_provider
 from ansible_collections.xoauth2.mail.plugins.module_utils._session import TokenSession
 from ansible_collections.xoauth2.mail.plugins.module_utils._token_file import TokenFile
 
@@ -264,6 +263,12 @@ def resolve_id(module, option, lookup):
         return lookup(value)
     except KeyError:
         module.fail_json(msg="%s %r does not exist on the managed host." % (option, value), error_category="configuration")
+
+
+def create_provider(settings, credential):
+    # Imported only when a token is renewed: the no-change path stays light.
+    from ansible_collections.xoauth2.mail.plugins.module_utils._providers import create_provider as create
+    return create(settings, credential)
 
 
 def fail(module, error, **extra):
