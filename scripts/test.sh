@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# The test driver behind `make test` (and `make unit|integration|sanity|lint|molecule`).
+#
+#   scripts/test.sh [all|unit|integration|sanity|lint|molecule]   (default: all)
+#
+# all = bootstrap -> start test stack -> pytest tests/unit tests/integration
+#       -> ansible-test sanity -> ansible-lint --profile production
+#       -> molecule test --all (extensions/molecule) -> stop stack (on exit)
+# Every step runs even if an earlier one failed; the exit code is non-zero
+# if any step failed. A summary is printed at the end.
+#
+# Env knobs: PYTEST_ADDOPTS (e.g. "-n 2" or "-k foo"), XOAUTH2_SKIP_STACK_INSTALL=1,
+#            XOAUTH2_KEEP_STACK=1 (do not stop a stack this script started),
+#            XOAUTH2_NO_STACK=1 (do not start the stack; stack tests will fail/skip),
+#            SANITY_PYTHON=3.12 (sanity on one Python only, see scripts/sanity.sh).
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "${REPO}"
+MODE="${1:-all}"
+LOGDIR="${REPO}/.build/test-logs"
+
+say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+[ -t 1 ] || say() { printf '\n==> %s\n' "$*"; }
+
+SUMMARY=()
+FAILED=0
+
+# run_step NAME TIMEOUT_SECONDS FUNCTION [ARGS...]
+# Runs FUNCTION in a subshell with errexit active; records PASS/FAIL/SKIP.
+# A function signals "skipped" by exiting 99.
+run_step() {
+    local name="$1" limit="$2" rc start
+    shift 2
+    say "${name}"
+    start=${SECONDS}
+    set +e
+    (set -euo pipefail; "$@") </dev/null
+    rc=$?
+    set -e
+    local took=$((SECONDS - start))
+    case "${rc}" in
+        0) SUMMARY+=("PASS  ${name} (${took}s)") ;;
+        99) SUMMARY+=("SKIP  ${name} (${took}s)") ;;
+        *) SUMMARY+=("FAIL  ${name} (${took}s, exit ${rc})"); FAILED=1 ;;
+    esac
+    if [ "${rc}" != 0 ] && [ "${rc}" != 99 ] && [ "${took}" -ge "${limit}" ]; then
+        echo "!! ${name} hit its ${limit}s time limit"
+    fi
+}
+
+# --- steps ------------------------------------------------------------------------
+
+do_bootstrap() {
+    bash "${REPO}/scripts/bootstrap.sh"
+}
+
+# In CI (CI=true) every long step gets a time limit. Not interactively:
+# `timeout` puts its child in another process group, so Ctrl-C would not reach it.
+limit() {
+    if [ -n "${CI:-}" ]; then timeout -k 30 "$@"; else shift; "$@"; fi
+}
+
+STACK_MARK="${LOGDIR}/.stack-started-by-test.$$"
+stack_py() { python "${REPO}/tests/stack/stack.py" "$@"; }
+
+start_stack() {
+    if [ "${XOAUTH2_NO_STACK:-0}" = 1 ]; then
+        echo "XOAUTH2_NO_STACK=1: not starting the test stack"
+        exit 99
+    fi
+    if [ ! -f "${REPO}/tests/stack/stack.py" ]; then
+        echo "tests/stack/stack.py not present yet: running without the test stack"
+        exit 99
+    fi
+    # status: 0 all services run, 1 some do, 3 none do
+    local st=0
+    stack_py status >/dev/null 2>&1 || st=$?
+    case "${st}" in
+        0)
+            echo "test stack already running: using it (and leaving it running)"
+            return 0 ;;
+        1)
+            echo "test stack partly running (someone else's?): starting the rest, leaving it running afterwards" ;;
+        *)
+            mkdir -p "${LOGDIR}"
+            : >"${STACK_MARK}" ;;  # from here on, the EXIT trap stops it
+    esac
+    limit 300 python "${REPO}/tests/stack/stack.py" start
+}
+
+# the stack's endpoints, CA paths and test accounts (XOAUTH2_STACK_*) for
+# molecule / ansible-playbook; pytest's conftest reads them itself
+stack_env() {
+    if [ "${XOAUTH2_NO_STACK:-0}" != 1 ] && [ -f "${REPO}/tests/stack/stack.py" ]; then
+        local lines
+        if lines="$(stack_py env 2>/dev/null)"; then eval "${lines}"; fi
+    fi
+}
+
+stop_stack() {
+    if [ -f "${STACK_MARK}" ]; then
+        rm -f "${STACK_MARK}"
+        if [ "${XOAUTH2_KEEP_STACK:-0}" = 1 ]; then
+            echo "XOAUTH2_KEEP_STACK=1: leaving the test stack running (python tests/stack/stack.py stop)"
+            return 0
+        fi
+        say "stopping the test stack"
+        limit 120 python "${REPO}/tests/stack/stack.py" stop </dev/null || echo "!! stack stop failed"
+    fi
+}
+
+# pytest over the given dirs. Exit 5 (no tests collected) passes only when the
+# dirs really contain no test files yet.
+do_pytest() {
+    local dirs=() d n rc
+    for d in "$@"; do
+        if [ -d "${REPO}/${d}" ]; then dirs+=("${d}"); fi
+    done
+    n=0
+    if [ "${#dirs[@]}" -gt 0 ]; then
+        n=$(find "${dirs[@]}" -name node_modules -prune -o -type f \( -name 'test_*.py' -o -name '*_test.py' \) -print | wc -l)
+    fi
+    if [ "${n}" -eq 0 ]; then
+        echo "no test files in $* yet: nothing for pytest to run"
+        exit 99
+    fi
+    mkdir -p "${LOGDIR}"
+    set +e
+    limit 1200 python -m pytest -q "${dirs[@]}" 2>&1 | tee "${LOGDIR}/pytest.log"
+    rc=${PIPESTATUS[0]}
+    set -e
+    if [ "${rc}" = 5 ]; then
+        echo "!! pytest collected no tests although ${n} test file(s) exist in ${dirs[*]}"
+    fi
+    exit "${rc}"
+}
+
+do_sanity() {
+    limit 1200 bash "${REPO}/scripts/sanity.sh"
+}
+
+do_lint() {
+    limit 600 ansible-lint --profile production
+}
+
+do_molecule() {
+    local d="${REPO}/extensions/molecule"
+    if [ ! -d "${d}" ] || [ -z "$(find "${d}" -name molecule.yml -print -quit)" ]; then
+        echo "no molecule scenarios in extensions/molecule yet"
+        exit 99
+    fi
+    if ! grep -rqsE '^[[:space:]]*prerun:[[:space:]]*false' "${d}"; then
+        echo "!! warning: no 'prerun: false' in extensions/molecule: molecule may install a stale copy of the collection into ~/.ansible/collections"
+    fi
+    limit 1200 molecule test --all
+}
+
+# --- main ------------------------------------------------------------------------------
+
+finish() {
+    local rc=$?
+    stop_stack
+    say "summary (${MODE})"
+    local line
+    for line in "${SUMMARY[@]}"; do echo "  ${line}"; done
+    if [ "${PYTEST_RAN:-0}" = 1 ] && [ -s "${LOGDIR}/pytest.log" ]; then
+        # pytest's own closing line, repeated last so that it is easy to find
+        echo "  pytest closing line:"
+        grep -v '^[[:space:]]*$' "${LOGDIR}/pytest.log" | tail -1
+    fi
+    if [ "${FAILED}" != 0 ] || [ "${rc}" != 0 ]; then
+        echo "RESULT: FAILED"
+        exit 1
+    fi
+    echo "RESULT: OK"
+}
+trap finish EXIT
+
+source_env() {
+    # shellcheck source=scripts/collection_path.sh
+    source "${REPO}/scripts/collection_path.sh"
+}
+
+pytest_step() {
+    rm -f "${LOGDIR}/pytest.log"
+    PYTEST_RAN=1
+    run_step "$1" 1260 do_pytest "${@:2}"
+}
+
+case "${MODE}" in
+    all)
+        run_step "bootstrap" 900 do_bootstrap
+        if [ "${FAILED}" != 0 ]; then exit 1; fi
+        source_env
+        run_step "start test stack" 300 start_stack
+        stack_env
+        pytest_step "pytest tests/unit tests/integration" tests/unit tests/integration
+        run_step "ansible-test sanity" 1200 do_sanity
+        run_step "ansible-lint --profile production" 600 do_lint
+        run_step "molecule test --all" 1200 do_molecule
+        ;;
+    unit)
+        XOAUTH2_SKIP_STACK_INSTALL=1 run_step "bootstrap (no stack)" 900 do_bootstrap
+        if [ "${FAILED}" != 0 ]; then exit 1; fi
+        source_env
+        pytest_step "pytest tests/unit" tests/unit
+        ;;
+    integration)
+        run_step "bootstrap" 900 do_bootstrap
+        if [ "${FAILED}" != 0 ]; then exit 1; fi
+        source_env
+        run_step "start test stack" 300 start_stack
+        stack_env
+        pytest_step "pytest tests/integration" tests/integration
+        run_step "molecule test --all" 1200 do_molecule
+        ;;
+    molecule)
+        run_step "bootstrap" 900 do_bootstrap
+        if [ "${FAILED}" != 0 ]; then exit 1; fi
+        source_env
+        run_step "start test stack" 300 start_stack
+        stack_env
+        run_step "molecule test --all" 1200 do_molecule
+        ;;
+    sanity)
+        XOAUTH2_SKIP_STACK_INSTALL=1 run_step "bootstrap (no stack)" 900 do_bootstrap
+        if [ "${FAILED}" != 0 ]; then exit 1; fi
+        source_env
+        run_step "ansible-test sanity" 1200 do_sanity
+        ;;
+    lint)
+        XOAUTH2_SKIP_STACK_INSTALL=1 run_step "bootstrap (no stack)" 900 do_bootstrap
+        if [ "${FAILED}" != 0 ]; then exit 1; fi
+        source_env
+        run_step "ansible-lint --profile production" 600 do_lint
+        ;;
+    *)
+        echo "usage: $0 [all|unit|integration|molecule|sanity|lint]" >&2
+        exit 2
+        ;;
+esac
