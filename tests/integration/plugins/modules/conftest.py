@@ -50,7 +50,7 @@ def parse_run(stdout, stderr):
 @pytest.fixture
 def run_module(tmp_path):
     def run(name, args, check=False, diff=True, timeout=120):
-        proc = subprocess.run(module_command(name, args, tmp_path, check, diff), capture_output=True,
+        proc = subprocess.run(module_command(name, args, tmp_path, check, diff), capture_output=True, check=False,
                               env=module_env(), timeout=timeout)
         return parse_run(proc.stdout, proc.stderr)
     return run

@@ -75,7 +75,7 @@ def test_two_refreshes_in_a_row_with_rotation(run_module, idp, delegated_args, p
     seed = delegated_args["refresh_token"]
     delegated_args = dict(delegated_args, provider=provider, scopes=["mail.send", "offline_access"])
     assert run_module(MODULE, delegated_args)["action"] == "acquired"
-    for _ in range(2):
+    for dummy in range(2):
         result = run_module(MODULE, dict(delegated_args, state="refreshed"))
         assert result["changed"] is True and result["action"] == "refreshed", result
     assert idp.counters()["token"] == 3
@@ -215,7 +215,7 @@ def test_twenty_processes_refresh_once(run_module, idp, app_args, tmp_path):
     baseline = idp.counters()["token"]
     args = dict(app_args, min_validity=300)
     procs = [subprocess.Popen(module_command(MODULE, args, tmp_path), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, env=module_env()) for _ in range(20)]
+                              stderr=subprocess.PIPE, env=module_env()) for dummy in range(20)]
     results = [parse_run(*proc.communicate(timeout=120)) for proc in procs]
     assert all(not r.get("failed") for r in results), [r for r in results if r.get("failed")][:1]
     assert idp.counters()["token"] - baseline == 1

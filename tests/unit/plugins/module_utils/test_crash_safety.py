@@ -33,7 +33,9 @@ WRITER = textwrap.dedent("""
 
 
 def test_kill_during_writes_never_leaves_a_broken_file(token_path, key, key_text):
-    TokenFile(token_path, key).replace(make_record(access_token="at-0", refresh_token="rt-0"))
+    # two writes, so that a backup exists from the start
+    for dummy in range(2):
+        TokenFile(token_path, key).replace(make_record(access_token="at-0", refresh_token="rt-0"))
     seen = set()
     for round_number in range(12):
         proc = subprocess.Popen(

@@ -14,7 +14,7 @@ from ansible_collections.xoauth2.mail.plugins.module_utils._file_lock import Fil
 
 
 def _count_under_lock(lock_path, counter_path, rounds):
-    for _ in range(rounds):
+    for dummy in range(rounds):
         with FileLock(lock_path, timeout=30):
             # a read-modify-write that loses updates without mutual exclusion
             value = int(open(counter_path).read())
@@ -26,7 +26,7 @@ def _count_under_lock(lock_path, counter_path, rounds):
 def test_processes_exclude_each_other(tmp_path):
     lock_path, counter = str(tmp_path / "t.lock"), str(tmp_path / "counter")
     open(counter, "w").write("0")
-    workers = [multiprocessing.Process(target=_count_under_lock, args=(lock_path, counter, 50)) for _ in range(6)]
+    workers = [multiprocessing.Process(target=_count_under_lock, args=(lock_path, counter, 50)) for dummy in range(6)]
     for worker in workers:
         worker.start()
     for worker in workers:
