@@ -116,7 +116,7 @@ def test_remove_deletes_side_files_and_reports(token_file, record, token_path):
     token_file.replace(record)
     open(token_path + ".status", "w").write("{}")
     assert token_file.remove() is True
-    assert not [n for n in os.listdir(os.path.dirname(token_path))]
+    assert not os.listdir(os.path.dirname(token_path))
     assert token_file.remove() is False
 
 
