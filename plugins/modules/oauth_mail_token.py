@@ -21,7 +21,7 @@ description:
     atomic, and the previous version is kept as C(<path>.bak). A C(<path>.status) file records the last renewal
     outcome for monitoring.
 author:
-  - xoauth2.mail contributors
+  - xoauth2.mail contributors (@xoauth2)
 extends_documentation_fragment:
   - xoauth2.mail.token
 attributes:
@@ -48,7 +48,7 @@ options:
   flow:
     description:
       - How a token is obtained.
-      - V(client_credentials) is app-only (no person): the application's own identity, with O(client_secret) or
+      - V(client_credentials) is app-only (no person), with the application's own identity from O(client_secret) or
         O(client_certificate). Microsoft needs the Exchange permission C(SMTP.SendAsApp) and a mailbox permission.
       - V(refresh_token) seeds a delegated token from a refresh token obtained elsewhere (O(refresh_token)); later runs
         refresh it and save the rotated refresh token.
@@ -331,7 +331,7 @@ def main():
         module.fail_json(msg=missing_required_lib(missing.requirement, reason=missing.reason),
                          exception=missing.import_traceback, error_category="configuration")
     except OAuthMailError as error:
-        fail(module, error, path=os.path.abspath(os.path.expanduser(params["path"])))
+        fail(module, error, path=os.path.abspath(params["path"]))
 
     changed = outcome.changed
     if os.path.exists(token_file.path) and not module.check_mode:
