@@ -24,11 +24,21 @@ from ._errors import StorageError
 class FileLock:
     """Exclusive lock held while a token is read, refreshed and written."""
 
-    def __init__(self, path: str, timeout: float, mode: int = 0o600, poll: float = 0.05) -> None:
+    def __init__(
+        self,
+        path: str,
+        timeout: float,
+        mode: int = 0o600,
+        poll: float = 0.05,
+        uid: Optional[int] = None,
+        gid: Optional[int] = None,
+    ) -> None:
         self.path = path
         self.timeout = timeout
         self.mode = mode
         self.poll = poll
+        self.uid = uid
+        self.gid = gid
         self._fd: Optional[int] = None
 
     def acquire(self) -> None:
@@ -36,6 +46,12 @@ class FileLock:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, self.mode)
         except OSError as exc:
             raise StorageError("Cannot open lock file %s: %s" % (self.path, exc.strerror))
+        if self.uid is not None or self.gid is not None:
+            try:
+                # The service user that renews the token later must be able to lock it too.
+                os.fchown(fd, -1 if self.uid is None else self.uid, -1 if self.gid is None else self.gid)
+            except OSError:
+                pass  # not root: the file is ours already
         deadline = time.monotonic() + self.timeout
         while True:
             try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict
 
 from ._crypto import load_key
+from ._errors import ConfigurationError
 from ._settings import FLOWS, PROVIDERS, TokenSettings
 
 OptionGetter = Callable[[str], Any]
@@ -59,8 +60,17 @@ def getter_from_plugin(plugin: Any) -> OptionGetter:
     return get
 
 
+# A blank credential is almost always an empty vault variable: say so, never send it.
+BLANK_IS_ERROR = ("client_secret", "refresh_token", "client_certificate_password")
+
+
 def settings_from_options(get: OptionGetter) -> TokenSettings:
     values = {name: get(name) for name in SETTINGS_OPTIONS}
+    for name in BLANK_IS_ERROR:
+        value = values[name]
+        if isinstance(value, str) and not value.strip():
+            raise ConfigurationError(
+                "%s is empty; give its value or leave the option out." % name, option=name)
     for name, default in (("validate_certs", True), ("timeout", 30), ("retries", 3)):
         if values[name] is None:
             values[name] = default

@@ -163,7 +163,7 @@ class TokenFile:
         self._cache_stamp, self._cache_record = self._stamp(), record
 
     def lock(self, timeout: float) -> FileLock:
-        return FileLock(self.lock_path, timeout, self.mode)
+        return FileLock(self.lock_path, timeout, self.mode, uid=self.uid, gid=self.gid)
 
     def remove(self) -> bool:
         """Delete the token file and its side files; True if anything was there."""

@@ -189,8 +189,6 @@ def test_bad_input_names_the_option_and_writes_nothing(run_module, idp, app_args
     args = dict(app_args)
     args.update(override)
     args = {k: v for k, v in args.items() if v is not None}
-    if override.get("client_secret") == "":
-        args["flow"] = "client_credentials"
     result = run_module(MODULE, args)
     assert result["failed"] is True and option in result["msg"], result
     assert "Traceback" not in result.raw

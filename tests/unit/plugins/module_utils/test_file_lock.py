@@ -48,3 +48,11 @@ def test_lock_is_released_for_the_next_holder(tmp_path):
         pass
     with FileLock(path, timeout=0.1):
         pass
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing owners needs root")
+def test_lock_file_gets_the_token_owner(tmp_path):
+    path = str(tmp_path / "t.lock")
+    with FileLock(path, timeout=1, uid=65534, gid=65534):
+        pass
+    assert (os.stat(path).st_uid, os.stat(path).st_gid) == (65534, 65534)

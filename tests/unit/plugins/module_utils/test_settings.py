@@ -96,3 +96,11 @@ def test_key_file_errors_name_the_option(tmp_path):
     keyfile = tmp_path / "k"
     keyfile.write_text(base64.b64encode(b"z" * 32).decode() + "\n")
     assert load_key(None, str(keyfile)) == b"z" * 32
+
+
+@pytest.mark.parametrize("name", ["client_secret", "refresh_token"])
+def test_blank_credential_option_is_an_error_naming_it(name):
+    from ansible_collections.xoauth2.mail.plugins.module_utils._options import settings_from_options
+    with pytest.raises(ConfigurationError) as caught:
+        settings_from_options({name: "  "}.get)
+    assert caught.value.option == name and name in str(caught.value)
