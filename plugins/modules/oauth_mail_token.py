@@ -23,6 +23,7 @@ description:
 author:
   - xoauth2.mail contributors (@xoauth2)
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - xoauth2.mail.token
 attributes:
   check_mode:
@@ -31,6 +32,9 @@ attributes:
   diff_mode:
     support: full
     details: Shows the non-secret metadata of the token before and after.
+  platform:
+    support: full
+    platforms: posix
 options:
   path:
     description:
