@@ -144,6 +144,19 @@ do_lint() {
     limit 600 ansible-lint --profile production
 }
 
+# Plugin docs must render with antsibull-docs; changelog fragments must be valid.
+# Runs on the copy scripts/sanity.sh makes (a real ansible_collections path).
+do_docs() {
+    local copy="${REPO}/.build/ansible_collections/xoauth2/mail"
+    if [ ! -d "${copy}" ]; then
+        echo "no collection copy at ${copy}: run the sanity step first"
+        exit 1
+    fi
+    cd "${copy}"
+    ANSIBLE_COLLECTIONS_PATH="${REPO}/.build" limit 600 antsibull-docs lint-collection-docs --plugin-docs .
+    limit 120 antsibull-changelog lint
+}
+
 do_molecule() {
     local d="${REPO}/extensions/molecule"
     if [ ! -d "${d}" ] || [ -z "$(find "${d}" -name molecule.yml -print -quit)" ]; then
@@ -197,6 +210,7 @@ case "${MODE}" in
         stack_env
         pytest_step "pytest tests/unit tests/integration" tests/unit tests/integration
         run_step "ansible-test sanity" 1200 do_sanity
+        run_step "antsibull-docs lint, changelog lint" 600 do_docs
         run_step "ansible-lint --profile production" 600 do_lint
         run_step "molecule test --all" 1200 do_molecule
         ;;
@@ -228,6 +242,7 @@ case "${MODE}" in
         if [ "${FAILED}" != 0 ]; then exit 1; fi
         source_env
         run_step "ansible-test sanity" 1200 do_sanity
+        run_step "antsibull-docs lint, changelog lint" 600 do_docs
         ;;
     lint)
         XOAUTH2_SKIP_STACK_INSTALL=1 run_step "bootstrap (no stack)" 900 do_bootstrap
