@@ -20,6 +20,12 @@ import sys
 
 import pytest
 
+# pytest-ansible installs Ansible's collection finder from this variable when it
+# configures itself (after this file is read): point it at our collection path
+# so that a bare `pytest path/to/test_x.py` imports ansible_collections.xoauth2.mail.
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(_REPO, ".build", "collections"))
+
 _STACK_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stack")
 if _STACK_DIR not in sys.path:
     sys.path.insert(0, _STACK_DIR)

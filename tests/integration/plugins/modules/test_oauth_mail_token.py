@@ -125,18 +125,21 @@ def test_tampered_file_is_detected(run_module, app_args):
     assert "modified or damaged" in result["msg"]
 
 
-def test_two_server_errors_then_success(run_module, idp, app_args):
+@pytest.mark.parametrize("provider", ["oidc", "microsoft"])
+def test_two_server_errors_then_success(run_module, idp, app_args, provider):
+    # With msal, this also proves its memory of 5xx answers does not swallow our retries.
     idp.fault(endpoint="token", mode="status", status=500, count=2)
-    result = run_module(MODULE, app_args)
+    result = run_module(MODULE, dict(app_args, provider=provider))
     assert result["changed"] is True, result
     assert idp.counters()["token"] == 3
 
 
-def test_retry_after_is_honoured(run_module, idp, app_args):
+@pytest.mark.parametrize("provider", ["oidc", "microsoft"])
+def test_retry_after_is_honoured(run_module, idp, app_args, provider):
     idp.fault(endpoint="token", mode="status", status=429, count=1, headers={"Retry-After": "2"},
               body={"error": "temporarily_unavailable", "error_description": "slow down"})
     started = time.monotonic()
-    result = run_module(MODULE, app_args)
+    result = run_module(MODULE, dict(app_args, provider=provider))
     assert result["changed"] is True and idp.counters()["token"] == 2
     assert time.monotonic() - started >= 2.0  # a lower bound: the module waited as told
 

@@ -10,10 +10,6 @@ import os
 
 import pytest
 
-from ansible_collections.xoauth2.mail.plugins.module_utils._token_file import TokenFile
-
-from token_samples import make_record
-
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 
 
@@ -32,8 +28,12 @@ def token_path(tmp_path):
     return str(tmp_path / "relay.token")
 
 
+# Imports of the collection happen inside fixtures: pytest-ansible installs
+# Ansible's collection finder after conftest files are read, and a collection
+# package imported before that confuses the finder.
 @pytest.fixture
 def record():
+    from token_samples import make_record
     return make_record()
 
 
@@ -47,4 +47,5 @@ def provider_errors():
 
 @pytest.fixture
 def token_file(token_path, key):
+    from ansible_collections.xoauth2.mail.plugins.module_utils._token_file import TokenFile
     return TokenFile(token_path, key)
