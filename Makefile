@@ -8,13 +8,14 @@
 #   make sanity       ansible-test sanity (on a copy in .build/ansible_collections/xoauth2/mail)
 #   make lint         ansible-lint --profile production
 #   make demo         run demo/demo.yml against the local test stack
+#   make bench        run benchmarks/*.py (figures and ratios against a baseline of the same run)
 #   make clean        remove build/test output (keeps .venv; `make distclean` removes it too)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 REPO := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 
-.PHONY: help bootstrap test demo sanity lint unit integration molecule clean distclean env
+.PHONY: help bootstrap test demo bench sanity lint unit integration molecule clean distclean env
 
 help:
 	@sed -n 's/^#   make /  make /p' "$(REPO)/Makefile"
@@ -42,6 +43,9 @@ lint:
 
 demo:
 	bash "$(REPO)"/scripts/demo.sh
+
+bench:
+	bash "$(REPO)"/scripts/bench.sh
 
 # print the environment the tests use: eval "$$(make -s env)"
 env:
