@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
-from ._errors import ConfigurationError
+from ._errors import ConfigurationError, ReauthRequired
 from ._settings import TokenSettings
 from ._token_record import TokenGrant
 
@@ -41,7 +41,21 @@ class Provider:
                 raise ConfigurationError(
                     "refresh_token is required to seed a token for flow refresh_token.", option="refresh_token")
             return self.refresh(self.settings.refresh_token)
+        if flow == "device_code":
+            # Raised before any request: the caller (the module, through its action plugin) starts a sign-in.
+            raise ReauthRequired(
+                "No usable token: a person must sign in with the device code.", code="interaction_required",
+                hint="Run oauth_mail_token with flow=device_code (the verification URL and code are shown in the "
+                     "play's output).")
         raise ConfigurationError("flow %s cannot be acquired without a person." % flow, option="flow")
+
+    def start_device_flow(self):
+        """Start a device sign-in (RFC 8628): a ``_device_flow.DeviceAuthorization``."""
+        raise ConfigurationError("provider %s does not support flow device_code." % self.name, option="flow")
+
+    def poll_device_flow(self, authorization) -> TokenGrant:
+        """One poll of a started sign-in: a grant, or ``DevicePending``, or a classified error."""
+        raise ConfigurationError("provider %s does not support flow device_code." % self.name, option="flow")
 
     def client_credentials(self) -> TokenGrant:
         raise NotImplementedError

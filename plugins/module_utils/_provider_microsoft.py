@@ -15,11 +15,13 @@ msal's ``oidc_authority``. msal quirks handled here:
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any, Dict, List, Optional
 from urllib.parse import urlparse
 
 from ._classify import classify
 from ._dependencies import require
+from ._device_flow import DeviceAuthorization, device_poll_error
 from ._errors import ConfigurationError, TemporaryError
 from ._http import network_error
 from ._provider_base import Provider
@@ -104,10 +106,17 @@ class MicrosoftProvider(Provider):
         return app
 
     def _run(self, call) -> TokenGrant:
+        requested_at = time.time()
+        result = self._call(call)
+        if result.get("access_token"):
+            return grant_from_result(result, requested_at)
+        raise classify(self.session.last_status, result, self.session.last_retry_after, self.where())
+
+    def _call(self, call) -> Dict[str, Any]:
+        """msal's answer as a dict, its exceptions turned into classified errors."""
         msal = require("msal")
         requests = require("requests")
         self.session.forget()
-        requested_at = time.time()
         try:
             result = call(self._application())
         except requests.exceptions.RequestException as exc:
@@ -116,13 +125,11 @@ class MicrosoftProvider(Provider):
             # msal raises on a 5xx instead of returning the error body.
             raise classify(self.session.last_status or 500, None, self.session.last_retry_after, self.where())
         except ValueError as exc:
-            # msal wraps a failed discovery of the authority in ValueError.
+            # msal wraps a failed discovery of the authority in ValueError (and a non-JSON answer too).
             raise self._discovery_error(exc)
         if not isinstance(result, dict):
             raise TemporaryError("msal returned no answer from %s." % self.where())
-        if result.get("access_token"):
-            return grant_from_result(result, requested_at)
-        raise classify(self.session.last_status, result, self.session.last_retry_after, self.where())
+        return result
 
     def _discovery_error(self, exc: ValueError):
         status = self.session.last_status
@@ -140,3 +147,31 @@ class MicrosoftProvider(Provider):
 
     def refresh(self, refresh_token: str) -> TokenGrant:
         return self._run(lambda app: app.acquire_token_by_refresh_token(refresh_token, scopes=self._scopes()))
+
+    def start_device_flow(self) -> DeviceAuthorization:
+        if self.credential:
+            raise ConfigurationError(
+                "flow device_code uses a public client for provider microsoft: leave out client_secret and "
+                "client_certificate.", option="client_secret")
+        requested_at = time.time()
+        flow = self._call(lambda app: app.initiate_device_flow(scopes=self._scopes()))
+        if not flow.get("user_code") or not flow.get("device_code"):
+            raise classify(self.session.last_status, flow, self.session.last_retry_after, self.where())
+        authorization = DeviceAuthorization.from_response(flow, requested_at)
+        authorization.extra = {"msal_flow": flow}
+        return authorization
+
+    def poll_device_flow(self, authorization: DeviceAuthorization) -> TokenGrant:
+        flow = dict(authorization.extra.get("msal_flow") or {})
+        flow.update(device_code=authorization.device_code, interval=authorization.interval, latest_attempt_at=0)
+        requested_at = time.time()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # we keep the pace ourselves
+            # exit_condition=True: one request per call; our loop sleeps interval and honours slow_down.
+            result = self._call(lambda app: app.acquire_token_by_device_flow(flow, exit_condition=lambda _flow: True))
+        if result.get("access_token"):
+            return grant_from_result(result, requested_at)
+        special = device_poll_error(result.get("error"), result.get("error_description"))
+        if special is not None:
+            raise special
+        raise classify(self.session.last_status, result, self.session.last_retry_after, self.where())

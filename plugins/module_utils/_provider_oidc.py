@@ -12,6 +12,7 @@ from typing import Any, Dict, Optional
 from urllib.parse import quote
 
 from ._classify import classify
+from ._device_flow import DEVICE_GRANT_TYPE, DeviceAuthorization, device_poll_error
 from ._dependencies import require
 from ._errors import ConfigurationError
 from ._http import network_error, parse_json
@@ -71,7 +72,7 @@ class OidcProvider(Provider):
             data["client_secret"] = secret
         return headers
 
-    def _token_request(self, data: Dict[str, str]) -> TokenGrant:
+    def _token_request(self, data: Dict[str, str], inspect_error=None) -> TokenGrant:
         requests = require("requests")
         self.session.forget()
         endpoint = self.metadata()["token_endpoint"]
@@ -96,6 +97,10 @@ class OidcProvider(Provider):
                 refresh_token=body.get("refresh_token"),
                 scopes=scope.split() if isinstance(scope, str) else None,
             )
+        if inspect_error is not None and body:
+            special = inspect_error(body)
+            if special is not None:
+                raise special
         raise classify(response.status_code, body, self.session.last_retry_after, self.where())
 
     def client_credentials(self) -> TokenGrant:
@@ -107,3 +112,30 @@ class OidcProvider(Provider):
     def refresh(self, refresh_token: str) -> TokenGrant:
         # Without scope the server keeps the grant's scopes (RFC 6749 6).
         return self._token_request({"grant_type": "refresh_token", "refresh_token": refresh_token})
+
+    def start_device_flow(self) -> DeviceAuthorization:
+        requests = require("requests")
+        self.session.forget()
+        endpoint = self.metadata().get("device_authorization_endpoint")
+        if not endpoint:
+            raise ConfigurationError(
+                "%s announces no device_authorization_endpoint: it does not offer flow device_code." % self.where(),
+                option="flow")
+        data: Dict[str, str] = {}
+        if self.settings.scopes:
+            data["scope"] = " ".join(self.settings.scopes)
+        headers = self._client_auth(data)
+        requested_at = time.time()
+        try:
+            response = self.session.post(endpoint, data=data, headers=headers)
+        except requests.exceptions.RequestException as exc:
+            raise network_error(exc, endpoint)
+        body = parse_json(response)
+        if response.status_code == 200 and body and body.get("device_code") and body.get("user_code"):
+            return DeviceAuthorization.from_response(body, requested_at)
+        raise classify(response.status_code, body, self.session.last_retry_after, self.where())
+
+    def poll_device_flow(self, authorization: DeviceAuthorization) -> TokenGrant:
+        return self._token_request(
+            {"grant_type": DEVICE_GRANT_TYPE, "device_code": authorization.device_code},
+            inspect_error=lambda body: device_poll_error(body.get("error"), body.get("error_description")))

@@ -22,7 +22,7 @@ from ._retry import with_retries
 from ._settings import TokenSettings
 from ._status_file import record_failure, record_success
 from ._token_file import TokenFile
-from ._token_record import TokenRecord
+from ._token_record import TokenGrant, TokenRecord
 
 KEEP = "none"
 REFRESH = "refreshed"
@@ -156,6 +156,22 @@ class TokenSession:
         except OAuthMailError as error:
             self._record_failure(error)
             raise
+        return self._save(decision, current, grant, credential, min_validity)
+
+    def store_grant(self, grant: TokenGrant, min_validity: float, reason: str) -> Outcome:
+        """Save a grant obtained outside ``ensure_valid`` (a person's device sign-in), under the lock."""
+        with self.token_file.lock(float(self.settings.timeout) + LOCK_GRACE):
+            current = self.token_file.read()  # an unreadable file is never overwritten
+            self.resolved = self.settings.resolved(current.meta if current else None)
+            return self._save(Decision(ACQUIRE, reason), current, grant, self._credential(None), min_validity)
+
+    def record_failure(self, error: OAuthMailError) -> None:
+        """Note a failure in the status file (advisory), e.g. a denied device sign-in."""
+        self._record_failure(error)
+
+    def _save(self, decision: Decision, current: Optional[TokenRecord], grant: TokenGrant,
+              credential: Optional[Dict[str, Any]], min_validity: float) -> Outcome:
+        settings = self.resolved
         now = self.clock()
         base = current if (current is not None and decision.action == REFRESH) else TokenRecord()
         record = base.with_grant(grant, now)

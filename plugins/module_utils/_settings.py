@@ -13,8 +13,10 @@ from typing import Any, Dict, List, Optional
 from ._errors import ConfigurationError
 
 PROVIDERS = ("microsoft", "oidc")
-FLOWS = ("client_credentials", "refresh_token")
-DELEGATED_FLOWS = ("refresh_token",)
+FLOWS = ("client_credentials", "refresh_token", "device_code")
+DELEGATED_FLOWS = ("refresh_token", "device_code")
+# Flows that need a person to sign in (driven by the action plugin, never by the lookup).
+INTERACTIVE_FLOWS = ("device_code",)
 
 MICROSOFT_LOGIN = "https://login.microsoftonline.com"
 MICROSOFT_APP_SCOPES = ["https://outlook.office365.com/.default"]
@@ -118,6 +120,10 @@ class TokenSettings:
                 "authority (the issuer URL) is required for provider oidc.", option="authority")
         if self.authority is not None and not self.authority.startswith(("https://", "http://")):
             raise ConfigurationError("authority must be an https:// URL, got %r." % self.authority, option="authority")
+        if self.flow == "device_code" and self.provider == "microsoft" and self.has_client_credential:
+            raise ConfigurationError(
+                "flow device_code uses a public client for provider microsoft: leave out client_secret and "
+                "client_certificate (and allow public client flows in the app registration).", option="client_secret")
         if self.client_certificate and self.provider != "microsoft":
             raise ConfigurationError(
                 "client_certificate is supported for provider microsoft only.", option="client_certificate")

@@ -25,7 +25,15 @@ author:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - xoauth2.mail.token
+notes:
+  - This module has an action plugin of the same name, which drives the device code sign-in from the controller.
+  - The device code of a pending sign-in is kept on the managed host in C(<path>.device), encrypted with the token's
+    key, and removed when the sign-in ends; only the user code and the verification URL reach the controller.
 attributes:
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+    details: The action plugin shows the device code prompt on the controller; the sign-in runs on the managed host.
   check_mode:
     support: full
     details: Never writes and never contacts the identity provider; reports what would change.
@@ -45,7 +53,7 @@ options:
     description:
       - V(present) keeps a token valid for O(min_validity) seconds, renewing it only when needed.
       - V(refreshed) always renews the token.
-      - V(absent) removes the token file and its side files (C(.bak), C(.status), C(.lock)).
+      - V(absent) removes the token file and its side files (C(.bak), C(.status), C(.lock), C(.device)).
     type: str
     choices: [present, refreshed, absent]
     default: present
@@ -56,10 +64,30 @@ options:
         O(client_certificate). Microsoft needs the Exchange permission C(SMTP.SendAsApp) and a mailbox permission.
       - V(refresh_token) seeds a delegated token from a refresh token obtained elsewhere (O(refresh_token)); later runs
         refresh it and save the rotated refresh token.
+      - V(device_code) signs a person in with the device authorization grant (RFC 8628), for delegated tokens that
+        need an interactive sign-in (for example Microsoft C(SMTP.Send) with multi-factor authentication). The sign-in
+        is started on the managed host, the action plugin shows the verification URL and the user code in the play's
+        output, and the module waits until the person approves, denies, the code expires or O(device_code_timeout)
+        passes. Later runs refresh the token silently with the stored refresh token; a new sign-in is asked for only
+        when there is no usable token. Microsoft needs a public client ("Allow public client flows") and no
+        O(client_secret); include C(offline_access) in O(scopes) of V(oidc) servers to get a refresh token.
       - Default, V(refresh_token) when O(refresh_token) is given, else the flow of the existing token file, else
         V(client_credentials) when a client credential is given.
     type: str
-    choices: [client_credentials, refresh_token]
+    choices: [client_credentials, refresh_token, device_code]
+  device_code_timeout:
+    description:
+      - With O(flow=device_code), how many seconds to wait for the person to complete the sign-in. The wait also
+        ends when the device code expires at the identity provider.
+    type: int
+    default: 900
+  device_code_step:
+    description:
+      - Internal, set by the action plugin of this module to drive a device sign-in in two steps; do not set it.
+      - V(start) starts a sign-in when one is needed (or keeps or refreshes a usable token), V(poll) waits for the
+        sign-in that was started.
+    type: str
+    choices: [start, poll]
   refresh_token:
     description:
       - A refresh token to seed a delegated token with (O(flow=refresh_token)).
@@ -89,6 +117,9 @@ options:
     type: str
     default: '0600'
 seealso:
+  - name: Device code sign-in
+    description: What a person sees and does when O(flow=device_code) asks for a sign-in.
+    link: https://github.com/xoauth2/mail/blob/main/docs/device-code.md
   - name: Getting started
     description: Install, make a key, get a first token.
     link: https://github.com/xoauth2/mail/blob/main/docs/getting-started.md
@@ -138,6 +169,17 @@ EXAMPLES = r"""
     client_secret: "{{ vault_m365_client_secret }}"
     encryption_key: "{{ vault_token_key }}"
 
+- name: Delegated token for a person's mailbox, signed in once with a device code (shown in the play output)
+  xoauth2.mail.oauth_mail_token:
+    path: /var/lib/xoauth2-relay/scanner.token
+    provider: microsoft
+    tenant_id: contoso.onmicrosoft.com
+    client_id: 22222222-2222-2222-2222-222222222222
+    flow: device_code
+    username: scanner@contoso.com
+    encryption_key_file: /etc/xoauth2/token.key
+    device_code_timeout: 600
+
 - name: Remove a token and its side files
   xoauth2.mail.oauth_mail_token:
     path: /var/lib/xoauth2-relay/old.token
@@ -154,7 +196,7 @@ action:
   description: What was done (or would be done in check mode).
   returned: always
   type: str
-  choices: [none, acquired, refreshed, removed]
+  choices: [none, acquired, refreshed, removed, device_code_pending]
   sample: refreshed
 reason:
   description: Why the action was chosen.
@@ -201,6 +243,42 @@ access_token:
   description: The access token. Treat it as a secret.
   returned: when O(return_token=true) and a token is present
   type: str
+device_pending:
+  description: True when a device sign-in was started and is waiting for the person (between the two steps).
+  returned: with O(flow=device_code), while a sign-in is pending
+  type: bool
+  sample: true
+device_authorization:
+  description: What the person must do to sign in. Never contains the device code.
+  returned: with O(flow=device_code), when a sign-in was started
+  type: dict
+  contains:
+    verification_uri:
+      description: The page to open.
+      type: str
+      sample: https://microsoft.com/devicelogin
+    verification_uri_complete:
+      description: The page with the code filled in, when the provider gives one.
+      type: str
+    user_code:
+      description: The code to enter on the page.
+      type: str
+      sample: ABCD-EFGH
+    expires_in:
+      description: Seconds until the code expires.
+      type: int
+    expires_at:
+      description: When the code expires, seconds since the epoch.
+      type: int
+    interval:
+      description: Seconds between polls the provider asks for.
+      type: int
+    timeout:
+      description: The O(device_code_timeout) in effect.
+      type: int
+    message:
+      description: The provider's instructions (or ours).
+      type: str
 error_category:
   description: On failure, one of V(temporary), V(reauth_required), V(configuration), V(storage).
   returned: failure
@@ -220,14 +298,16 @@ import pwd
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.xoauth2.mail.plugins.module_utils._dependencies import MissingDependency, require
-from ansible_collections.xoauth2.mail.plugins.module_utils._errors import OAuthMailError
+from ansible_collections.xoauth2.mail.plugins.module_utils._device_flow import PENDING, PendingStore, poll_until
+from ansible_collections.xoauth2.mail.plugins.module_utils._errors import OAuthMailError, ReauthRequired
+from ansible_collections.xoauth2.mail.plugins.module_utils._retry import with_retries
 from ansible_collections.xoauth2.mail.plugins.module_utils._options import (
     TOKEN_ARGUMENT_SPEC,
     getter_from_dict,
     key_from_options,
     settings_from_options,
 )
-from ansible_collections.xoauth2.mail.plugins.module_utils._session import TokenSession
+from ansible_collections.xoauth2.mail.plugins.module_utils._session import KEEP, REFRESH, TokenSession
 from ansible_collections.xoauth2.mail.plugins.module_utils._token_file import TokenFile
 
 
@@ -242,8 +322,14 @@ def argument_spec():
         owner=dict(type="str"),
         group=dict(type="str"),
         mode=dict(type="str", default="0600"),
+        device_code_timeout=dict(type="int", default=900),
+        device_code_step=dict(type="str", choices=["start", "poll"]),
     )
     return spec
+
+
+# Longest single wait of a poll step; the action plugin calls again until the sign-in ends.
+DEVICE_POLL_WINDOW = 60
 
 
 def parse_mode(module):
@@ -288,6 +374,9 @@ def apply_attributes(module, path, changed):
 
 def remove(module, token_file):
     existing = token_file.existing_files()
+    pending = PendingStore(token_file.path, None)
+    if os.path.exists(pending.path):
+        existing.append(pending.path)
     envelope = None
     try:
         envelope = token_file.read_envelope()
@@ -297,6 +386,7 @@ def remove(module, token_file):
     if existing and not module.check_mode:
         try:
             token_file.remove()
+            pending.remove()
         except OAuthMailError as error:
             fail(module, error, path=token_file.path)
     module.exit_json(
@@ -329,20 +419,91 @@ def main():
         require("cryptography")
         token_file = TokenFile(params["path"], key_from_options(get), mode, uid, gid)
         session = TokenSession(settings_from_options(get), token_file, provider_factory=create_provider)
-        outcome = session.ensure_valid(
-            params["min_validity"], force=params["state"] == "refreshed", check_mode=module.check_mode)
+        if params["flow"] == "device_code":
+            outcome = device_code(module, session, PendingStore(params["path"], token_file.key, mode, uid, gid))
+        else:
+            outcome = session.ensure_valid(
+                params["min_validity"], force=params["state"] == "refreshed", check_mode=module.check_mode)
     except MissingDependency as missing:
         module.fail_json(msg=missing_required_lib(missing.requirement, reason=missing.reason),
                          exception=missing.import_traceback, error_category="configuration")
     except OAuthMailError as error:
         fail(module, error, path=os.path.abspath(params["path"]))
+    finish(module, token_file, session, outcome)
 
+
+def finish(module, token_file, session, outcome):
     changed = outcome.changed
     if os.path.exists(token_file.path) and not module.check_mode:
         changed = apply_attributes(module, token_file.path, changed)
     for warning in outcome.warnings:
         module.warn(warning)
     module.exit_json(**result(module, token_file, session, outcome, changed))
+
+
+def device_code(module, session, store):
+    """flow=device_code: keep or refresh a usable token, else start (step start) or finish (step poll) a sign-in.
+
+    Exits the module itself while a sign-in is pending; returns an Outcome when a token is there.
+    """
+    params = module.params
+    min_validity = params["min_validity"]
+    if params["device_code_step"] == "poll":
+        return device_poll(module, session, store)
+    force = params["state"] == "refreshed"
+    decision = session.decide(session.token_file.read(), min_validity, force)
+    if decision.action == KEEP or module.check_mode:
+        return session.ensure_valid(min_validity, force=force, check_mode=module.check_mode)
+    reason = decision.reason
+    if decision.action == REFRESH:
+        try:
+            return session.ensure_valid(min_validity, force=force)
+        except ReauthRequired as error:
+            reason = "the stored grant was refused (%s): a person must sign in again" % (error.code or error.message)
+    # No usable token: a person must sign in. Start here, on the host that will keep the token.
+    settings = session.resolved
+    provider = create_provider(settings, {"secret": settings.client_secret} if settings.client_secret else None)
+
+    def attempt(seconds_left):
+        provider.session.timeout = seconds_left
+        return provider.start_device_flow()
+
+    authorization = with_retries(attempt, int(settings.retries), float(settings.timeout))
+    authorization.timeout = params["device_code_timeout"]
+    authorization.identity = settings.identity()
+    store.save(authorization)
+    module.exit_json(
+        changed=True, path=session.token_file.path, action="device_code_pending",
+        reason="%s; waiting for a person to sign in with the device code" % reason,
+        device_pending=True, device_authorization=authorization.prompt())
+
+
+def device_poll(module, session, store):
+    params = module.params
+    authorization = store.load()
+    if authorization is None:
+        module.fail_json(
+            msg="No device sign-in is pending for %s. Run the task again: its action plugin starts one."
+            % session.token_file.path, error_category="configuration", path=session.token_file.path)
+    settings = session.settings.resolved(authorization.identity)
+    provider = create_provider(settings, {"secret": settings.client_secret} if settings.client_secret else None)
+    try:
+        status, grant = poll_until(provider.poll_device_flow, authorization, DEVICE_POLL_WINDOW)
+    except OAuthMailError as error:
+        # Denied, expired, timed out or refused: this sign-in is over. The token file is untouched.
+        store.remove()
+        session.record_failure(error)
+        raise
+    if status == PENDING:
+        store.save(authorization)  # keeps the pace (interval after slow_down, last poll) for the next step
+        module.exit_json(
+            changed=False, path=session.token_file.path, action="device_code_pending",
+            reason="waiting for a person to sign in with the device code",
+            device_pending=True, device_authorization=authorization.prompt())
+    outcome = session.store_grant(
+        grant, params["min_validity"], "a person signed in with the device code %s" % authorization.user_code)
+    store.remove()
+    return outcome
 
 
 def result(module, token_file, session, outcome, changed):
