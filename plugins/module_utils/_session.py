@@ -17,9 +17,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
-from ._errors import OAuthMailError, ReauthRequired
+from ._errors import ConfigurationError, OAuthMailError, ReauthRequired
 from ._retry import with_retries
-from ._settings import TokenSettings
+from ._settings import DELEGATED_FLOWS, TokenSettings
 from ._status_file import record_failure, record_success
 from ._token_file import TokenFile
 from ._token_record import TokenGrant, TokenRecord
@@ -99,7 +99,7 @@ class TokenSession:
             return Decision(ACQUIRE, "no token file yet")
         changed = settings.mismatches(record.meta)
         if changed:
-            return Decision(ACQUIRE, "settings changed: %s" % ", ".join(changed))
+            return self._decide_changed(settings, record, changed)
         if settings.flow == "refresh_token" and settings.refresh_token and \
                 _digest(settings.refresh_token) != record.secrets.get("seed_sha256"):
             return Decision(ACQUIRE, "a new refresh_token was given")
@@ -111,6 +111,22 @@ class TokenSession:
         if not record.is_valid_for(min_validity, self.clock()):
             return Decision(renew, "the token expires within min_validity (%d s)" % min_validity)
         return Decision(KEEP, "the token is valid for %d s more" % record.seconds_left(self.clock()))
+
+    def _decide_changed(self, settings: TokenSettings, record: TokenRecord, changed: List[str]) -> Decision:
+        reason = "settings changed: %s" % ", ".join(changed)
+        if changed == ["username"] and record.refresh_token and settings.flow in DELEGATED_FLOWS:
+            # The same grant, stored for another mailbox name: renew it, never replay a seed.
+            return Decision(REFRESH, reason + "; renewed with the stored refresh token")
+        if settings.flow == "refresh_token" and settings.refresh_token and \
+                _digest(settings.refresh_token) == record.secrets.get("seed_sha256"):
+            # Sending an already redeemed refresh token again makes servers with reuse
+            # detection revoke the whole grant: refuse before any request.
+            raise ConfigurationError(
+                "%s, but the refresh_token given was already redeemed for %s; sending it again could revoke "
+                "the grant. Give a new refresh_token (or sign in with flow=device_code), or remove the token "
+                "file first with state=absent." % (reason.capitalize(), self.token_file.path),
+                option="refresh_token")
+        return Decision(ACQUIRE, reason)
 
     # -- the operation -----------------------------------------------------------
 

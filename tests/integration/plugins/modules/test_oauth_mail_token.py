@@ -222,3 +222,13 @@ def test_twenty_processes_refresh_once(run_module, idp, app_args, tmp_path):
     assert idp.counters()["token"] - baseline == 1
     assert sorted(r["action"] for r in results).count("refreshed") + \
         sorted(r["action"] for r in results).count("acquired") == 1
+
+
+def test_changed_settings_never_replay_a_redeemed_seed(run_module, idp, delegated_args):
+    run_module(MODULE, delegated_args)
+    changed = run_module(MODULE, dict(delegated_args, scopes=["mail.send", "mail.imap"]))
+    assert changed["failed"] is True and changed["error_category"] == "configuration"
+    assert "refresh_token" in changed["msg"] and idp.counters()["token"] == 1
+    # the grant is still alive: a new mailbox name renews it with the stored refresh token
+    renamed = run_module(MODULE, dict(delegated_args, username="alice.smith@example.test"))
+    assert renamed["action"] == "refreshed" and renamed["username"] == "alice.smith@example.test", renamed

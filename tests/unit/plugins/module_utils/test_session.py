@@ -142,3 +142,22 @@ def test_nothing_to_renew_with_is_a_configuration_error(token_file):
 def test_warns_when_min_validity_exceeds_lifetime(token_file):
     outcome = make_session(token_file, ScriptedProvider([None])).ensure_valid(4000)
     assert outcome.warnings and "min_validity" in outcome.warnings[0]
+
+
+def test_changed_scopes_with_a_used_seed_refuse_instead_of_replaying_it(token_file):
+    make_session(token_file, ScriptedProvider(["rt-1"]), flow="refresh_token", refresh_token="seed").ensure_valid(600)
+    provider = ScriptedProvider([])
+    with pytest.raises(ConfigurationError) as caught:
+        make_session(token_file, provider, flow="refresh_token", refresh_token="seed",
+                     scopes=["mail.send", "mail.imap"]).ensure_valid(600)
+    assert caught.value.option == "refresh_token" and provider.calls == []
+    assert "already redeemed" in str(caught.value)
+
+
+def test_changed_username_renews_the_stored_grant(token_file):
+    make_session(token_file, ScriptedProvider(["rt-1"]), flow="refresh_token", refresh_token="seed").ensure_valid(600)
+    provider = ScriptedProvider(["rt-2"])
+    outcome = make_session(token_file, provider, flow="refresh_token", refresh_token="seed",
+                           username="other@example.test").ensure_valid(600)
+    assert outcome.action == "refreshed" and provider.calls == ["refresh:rt-1"]
+    assert token_file.read().meta["username"] == "other@example.test"
