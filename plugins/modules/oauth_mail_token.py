@@ -294,6 +294,7 @@ error_code:
 import grp
 import os
 import pwd
+import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -309,6 +310,7 @@ from ansible_collections.xoauth2.mail.plugins.module_utils._options import (
 )
 from ansible_collections.xoauth2.mail.plugins.module_utils._session import KEEP, REFRESH, TokenSession
 from ansible_collections.xoauth2.mail.plugins.module_utils._token_file import TokenFile
+from ansible_collections.xoauth2.mail.plugins.module_utils._token_record import TokenRecord
 
 
 def argument_spec():
@@ -365,11 +367,16 @@ def fail(module, error, **extra):
     module.fail_json(msg=str(error), **dict(error.to_dict(), **extra))
 
 
-def apply_attributes(module, path, changed):
-    """owner/group/mode on an existing file that was not rewritten (atomic writes set them already)."""
-    file_args = module.load_file_common_arguments(
-        dict(path=path, mode=module.params["mode"], owner=module.params["owner"], group=module.params["group"]))
-    return module.set_fs_attributes_if_different(file_args, changed)
+def apply_attributes(module, token_file, changed):
+    """owner/group/mode on the token and its side files when they were not rewritten.
+
+    Atomic writes set them already; this covers a changed owner or mode on a valid token.
+    """
+    for path in token_file.existing_files():
+        file_args = module.load_file_common_arguments(
+            dict(path=path, mode=module.params["mode"], owner=module.params["owner"], group=module.params["group"]))
+        changed = module.set_fs_attributes_if_different(file_args, changed)
+    return changed
 
 
 def remove(module, token_file):
@@ -382,7 +389,8 @@ def remove(module, token_file):
         envelope = token_file.read_envelope()
     except OAuthMailError:
         pass  # an unreadable file is still removed when asked to
-    before = (envelope or {}).get("meta", {}) if existing else {}
+    meta = (envelope or {}).get("meta", {})
+    before = TokenRecord(meta=meta).public_view(time.time()) if meta else {}
     if existing and not module.check_mode:
         try:
             token_file.remove()
@@ -435,7 +443,7 @@ def main():
 def finish(module, token_file, session, outcome):
     changed = outcome.changed
     if os.path.exists(token_file.path) and not module.check_mode:
-        changed = apply_attributes(module, token_file.path, changed)
+        changed = apply_attributes(module, token_file, changed)
     for warning in outcome.warnings:
         module.warn(warning)
     module.exit_json(**result(module, token_file, session, outcome, changed))

@@ -232,3 +232,19 @@ def test_changed_settings_never_replay_a_redeemed_seed(run_module, idp, delegate
     # the grant is still alive: a new mailbox name renews it with the stored refresh token
     renamed = run_module(MODULE, dict(delegated_args, username="alice.smith@example.test"))
     assert renamed["action"] == "refreshed" and renamed["username"] == "alice.smith@example.test", renamed
+
+
+def test_new_mode_on_a_valid_token_applies_to_side_files(run_module, app_args):
+    run_module(MODULE, app_args)
+    run_module(MODULE, dict(app_args, state="refreshed"))
+    result = run_module(MODULE, dict(app_args, mode="0640"))
+    assert result["changed"] is True and result["action"] == "none"
+    for suffix in ("", ".bak", ".status", ".lock"):
+        assert stat.S_IMODE(os.stat(app_args["path"] + suffix).st_mode) == 0o640, suffix
+
+
+def test_absent_diff_is_readable(run_module, app_args):
+    run_module(MODULE, app_args)
+    result = run_module(MODULE, dict(path=app_args["path"], state="absent"), diff=True)
+    assert result["diff"]["before"]["username"] == "alice@example.test"
+    assert result["diff"]["before"]["expires_at"].endswith("Z")
