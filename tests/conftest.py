@@ -25,6 +25,12 @@ import pytest
 # so that a bare `pytest path/to/test_x.py` imports ansible_collections.xoauth2.mail.
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(_REPO, ".build", "collections"))
+# Conftest files of test folders named on the command line are read before
+# pytest-ansible installs its finder; install Ansible's collection finder now, so
+# that a collection package they import is loaded with its metadata.
+from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder  # noqa: E402
+
+_AnsibleCollectionFinder(paths=os.environ["ANSIBLE_COLLECTIONS_PATH"].split(os.pathsep))._install()
 
 _STACK_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stack")
 if _STACK_DIR not in sys.path:

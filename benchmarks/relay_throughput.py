@@ -1,0 +1,373 @@
+#!/usr/bin/env python
+# Copyright (c) xoauth2.mail contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Throughput and added latency of xoauth2-relay, against the same upstream in one run.
+
+Paths, each sending 2 KB messages from one client to the test stack's upstream
+Postfix submission (STARTTLS, AUTH XOAUTH2 through Dovecot SASL, LMTP delivery):
+
+* direct   an smtplib XOAUTH2 client: one message per connection, and one reused connection
+* helper   xoauth2-relay (plain SMTP + AUTH PLAIN in, pooled XOAUTH2 out): same two modes
+* emailproxy (PyPI, separate venv under .build/, client credentials against the test IdP)
+
+plus the helper's resident memory (peak VmRSS) while 50 concurrent sessions send.
+Targets (issue 4): helper >= 2x direct one-per-connection, >= 10x emailproxy, < 40 MB.
+
+    .venv/bin/python benchmarks/relay_throughput.py [--quick] [--no-emailproxy]
+
+The stack is started if it is not running (and stopped again at the end).
+Messages go to carol@example.test, so test mailboxes do not grow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import smtplib
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+COLLECTIONS = os.path.join(REPO, ".build", "collections")
+sys.path.insert(0, COLLECTIONS)
+sys.path.insert(0, os.path.join(REPO, "tests", "stack"))
+
+from stack import Stack, sasl_initial  # noqa: E402
+
+from ansible_collections.xoauth2.mail.plugins.module_utils._providers import create_provider  # noqa: E402
+from ansible_collections.xoauth2.mail.plugins.module_utils._session import TokenSession  # noqa: E402
+from ansible_collections.xoauth2.mail.plugins.module_utils._settings import TokenSettings  # noqa: E402
+from ansible_collections.xoauth2.mail.plugins.module_utils._token_file import TokenFile  # noqa: E402
+
+SENDER = "alice@example.test"
+RECIPIENT = "carol@example.test"
+HOST = "127.0.0.1"
+
+
+def make_message(index: int) -> bytes:
+    body = ("benchmark message %d " % index).ljust(76, "x") + "\r\n"
+    text = "From: %s\r\nTo: %s\r\nSubject: relay bench %d\r\n\r\n" % (SENDER, RECIPIENT, index)
+    while len(text) < 2048:
+        text += body
+    return text.encode()
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+class Result:
+    def __init__(self, path, mode, latencies, elapsed):
+        self.path, self.mode, self.latencies, self.elapsed = path, mode, latencies, elapsed
+
+    @property
+    def rate(self):
+        return len(self.latencies) / self.elapsed
+
+    @property
+    def p50(self):
+        return percentile(self.latencies, 0.5) * 1000
+
+    @property
+    def p99(self):
+        return percentile(self.latencies, 0.99) * 1000
+
+
+# -- clients -------------------------------------------------------------------
+
+def direct_connection(stack, token, context):
+    client = smtplib.SMTP(HOST, stack.submission_port, local_hostname="bench.example.test", timeout=30)
+    client.starttls(context=context)
+    client.ehlo()
+    sent = []
+
+    def answer(challenge=None):
+        if sent:
+            return ""
+        sent.append(True)
+        return sasl_initial("XOAUTH2", SENDER, token)
+
+    client.auth("XOAUTH2", answer, initial_response_ok=True)
+    return client
+
+
+def plain_connection(port, user, secret):
+    client = smtplib.SMTP(HOST, port, local_hostname="bench.example.test", timeout=60)
+    client.ehlo()
+    plain = base64.b64encode(("\0%s\0%s" % (user, secret)).encode()).decode()
+    code, text = client.docmd("AUTH", "PLAIN " + plain)
+    if code != 235:
+        raise RuntimeError("AUTH failed: %d %s" % (code, text))
+    return client
+
+
+def run_mode(name, mode, count, connect):
+    latencies = []
+    reused = None
+    started = time.perf_counter()
+    for index in range(count):
+        t0 = time.perf_counter()
+        if mode == "1 msg/conn":
+            client = connect()
+            client.sendmail(SENDER, [RECIPIENT], make_message(index))
+            client.quit()
+        else:
+            if reused is None:
+                reused = connect()
+            reused.sendmail(SENDER, [RECIPIENT], make_message(index))
+        latencies.append(time.perf_counter() - t0)
+    if reused is not None:
+        reused.quit()
+    return Result(name, mode, latencies, time.perf_counter() - started)
+
+
+# -- the helper ------------------------------------------------------------------
+
+HELPER_WARNINGS = []
+
+
+def _drain_log(stream):
+    for line in stream:
+        if b" WARNING " in line or b" ERROR " in line:
+            HELPER_WARNINGS.append(line.decode("utf-8", "replace").rstrip())
+
+
+def start_helper(stack, folder, key_file, token_file):
+    config = {
+        "listen": "127.0.0.1:0", "log_level": "warning", "pool": {"size": 4, "idle_timeout": 60},
+        "accounts": [{"name": "alice", "username": SENDER, "token_file": token_file, "key_file": key_file,
+                      "provider_ca_file": stack.ca_file, "local_username": "alice", "local_secret": "bench-secret",
+                      "upstream": {"host": HOST, "port": stack.submission_port, "security": "starttls",
+                                   "ca_file": stack.ca_file}}],
+    }
+    path = os.path.join(folder, "relay.json")
+    with open(path, "w") as handle:
+        json.dump(config, handle)
+    env = dict(os.environ, PYTHONPATH=COLLECTIONS)
+    proc = subprocess.Popen([sys.executable, "-m", "ansible_collections.xoauth2.mail.plugins.module_utils._relay",
+                             "-c", path, "serve", "--log-level", "info"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    line = b""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        match = re.search(rb" listening address=[^ ]*:(\d+)", line)
+        if match:
+            threading.Thread(target=_drain_log, args=(proc.stderr,), daemon=True).start()
+            return proc, int(match.group(1))
+        if not line and proc.poll() is not None:
+            break
+    proc.kill()
+    raise SystemExit("the helper did not start: %r" % line)
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def concurrent_rss(pid, port, sessions=50, per_session=4):
+    peak = [rss_kib(pid)]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], rss_kib(pid))
+            time.sleep(0.01)
+
+    barrier = threading.Barrier(sessions)
+    errors = []
+
+    def one(index):
+        try:
+            client = plain_connection(port, "alice", "bench-secret")
+            barrier.wait(30)
+            for n in range(per_session):
+                client.sendmail(SENDER, [RECIPIENT], make_message(index * 100 + n))
+            client.quit()
+        except Exception as exc:
+            errors.append(repr(exc))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(sessions)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    elapsed = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    peak[0] = max(peak[0], rss_kib(pid))
+    return peak[0], errors, sessions * per_session / elapsed
+
+
+# -- emailproxy ----------------------------------------------------------------
+
+def start_emailproxy(stack, folder, port):
+    try:
+        out = subprocess.run(["bash", os.path.join(REPO, "benchmarks", "relay_emailproxy_venv.sh")],
+                             capture_output=True, timeout=300, check=True)
+    except (subprocess.SubprocessError, OSError) as exc:
+        return None, "emailproxy venv failed: %s" % exc
+    python = out.stdout.decode().strip().splitlines()[-1]
+    config = os.path.join(folder, "emailproxy.config")
+    with open(config, "w") as handle:
+        handle.write(
+            "[emailproxy]\ndelete_account_token_on_password_error = False\n\n"
+            "[SMTP-%d]\nlocal_address = 127.0.0.1\nserver_address = 127.0.0.1\nserver_port = %d\n"
+            "server_starttls = True\n\n"
+            "[%s]\ntoken_url = %s\noauth2_flow = client_credentials\noauth2_scope = mail.send\n"
+            "client_id = relay-app\nclient_secret = %s\n"
+            % (port, stack.submission_port, SENDER, stack.token_url, stack.clients["relay-app"]))
+    env = dict(os.environ, SSL_CERT_FILE=stack.ca_bundle)
+    env.pop("REQUESTS_CA_BUNDLE", None)
+    env.pop("CURL_CA_BUNDLE", None)
+    log_file = os.path.join(folder, "emailproxy.log")
+    proc = subprocess.Popen([python, "-m", "emailproxy", "--no-gui", "--config-file", config,
+                             "--cache-store", os.path.join(folder, "emailproxy.cache"), "--log-file", log_file],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            smtplib.SMTP(HOST, port, local_hostname="bench.example.test", timeout=2).quit()
+            return proc, None
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    return None, "emailproxy did not listen on %d" % port
+
+
+def emailproxy_connection(port):
+    client = smtplib.SMTP(HOST, port, local_hostname="bench.example.test", timeout=60)
+    client.ehlo()
+    client.login(SENDER, "any-password-encrypts-its-cache")
+    return client
+
+
+# -- main ------------------------------------------------------------------------
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer messages")
+    parser.add_argument("--no-emailproxy", action="store_true")
+    parser.add_argument("--emailproxy-port", type=int, default=12587)
+    parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds (default 4)")
+    args = parser.parse_args()
+    scale = 0.3 if args.quick else 1.0
+    n_conn, n_reused, n_proxy_conn, n_proxy_reused = (int(400 * scale), int(800 * scale), int(20 * scale) or 4,
+                                                      int(200 * scale))
+
+    stack = Stack()
+    started_services = stack.start(idp_only=False)
+    folder = tempfile.mkdtemp(prefix="relay-bench-")
+    helper = proxy = None
+    results = []
+    notes = []
+    try:
+        key = os.urandom(32)
+        key_file = os.path.join(folder, "key")
+        with open(key_file, "w") as handle:
+            handle.write(base64.b64encode(key).decode())
+        token_file = os.path.join(folder, "alice.token")
+        settings = TokenSettings(provider="oidc", authority=stack.issuer, client_id="relay-app",
+                                 client_secret=stack.clients["relay-app"], scopes=["mail.send"],
+                                 username=SENDER, ca_path=stack.ca_file)
+        TokenSession(settings, TokenFile(token_file, key), provider_factory=create_provider).ensure_valid(600)
+        token = stack.idp.client_credentials("relay-app")["access_token"]
+        context = ssl.create_default_context(cafile=stack.ca_file)  # one context, as a fair direct client
+
+        def direct():
+            return direct_connection(stack, token, context)
+
+        helper, port = start_helper(stack, folder, key_file, token_file)
+
+        def via_helper():
+            return plain_connection(port, "alice", "bench-secret")
+
+        paths = [("direct XOAUTH2 (smtplib)", direct, n_conn, n_reused),
+                 ("xoauth2-relay", via_helper, n_conn, n_reused)]
+        if not args.no_emailproxy:
+            proxy, problem = start_emailproxy(stack, folder, args.emailproxy_port)
+            if proxy is None:
+                notes.append(problem)
+            else:
+                paths.append(("emailproxy", lambda: emailproxy_connection(args.emailproxy_port),
+                              n_proxy_conn, n_proxy_reused))
+        for name, connect, dummy, dummy2 in paths:
+            run_mode("warm-up", "1 msg/conn", 3, connect)
+        # Interleaved rounds: the machine's load (other processes on 2 cores) falls on every path alike.
+        collected = {}
+        for dummy in range(args.rounds):
+            for name, connect, count_conn, count_reused in paths:
+                for mode, count in (("1 msg/conn", count_conn), ("1 connection", count_reused)):
+                    try:
+                        part = run_mode(name, mode, max(1, count // args.rounds), connect)
+                    except (smtplib.SMTPException, OSError) as exc:
+                        notes.append("%s %s failed: %r" % (name, mode, exc))
+                        continue
+                    total = collected.setdefault((name, mode), Result(name, mode, [], 0.0))
+                    total.latencies += part.latencies
+                    total.elapsed += part.elapsed
+        results = [collected[(name, mode)] for name, dummy, dummy2, dummy3 in paths for mode in ("1 msg/conn", "1 connection")
+                   if (name, mode) in collected]
+        rss, errors, concurrent_rate = concurrent_rss(helper.pid, port)
+        if errors:
+            notes.append("concurrent sessions failed: %s" % errors[:3])
+    finally:
+        for proc in (helper, proxy):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        if started_services:
+            stack.stop()
+
+    base = results[0]
+    base_mode = {r.mode: r for r in results if r.path.startswith("direct")}
+    print()
+    print("| path | mode | messages | msg/s | p50 ms | p99 ms | added p50 ms vs direct (same mode) "
+          "| rate vs direct 1 msg/conn |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in results:
+        added = r.p50 - base_mode[r.mode].p50
+        print("| %s | %s | %d | %.0f | %.1f | %.1f | %+.1f | %.2fx |" % (
+            r.path, r.mode, len(r.latencies), r.rate, r.p50, r.p99, added, r.rate / base.rate))
+    print()
+    print("xoauth2-relay, 50 concurrent sessions x 4 messages: %.0f msg/s, peak RSS %.1f MiB (target < 40)"
+          % (concurrent_rate, rss / 1024.0))
+    helper_conn = next(r for r in results if r.path == "xoauth2-relay" and r.mode == "1 msg/conn")
+    print("target >= 2x direct 1 msg/conn: %.2fx %s" % (
+        helper_conn.rate / base.rate, "OK" if helper_conn.rate >= 2 * base.rate else "MISSED"))
+    proxy_conn = [r for r in results if r.path == "emailproxy" and r.mode == "1 msg/conn"]
+    if proxy_conn:
+        ratio = helper_conn.rate / proxy_conn[0].rate
+        print("target >= 10x emailproxy (1 msg/conn): %.1fx %s" % (ratio, "OK" if ratio >= 10 else "MISSED"))
+    print("target < 40 MiB RSS: %s" % ("OK" if rss < 40 * 1024 else "MISSED"))
+    print("load average during the run: %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
+    for note in notes:
+        print("note:", note)
+    if HELPER_WARNINGS:
+        print("helper warnings (%d), first: %s" % (len(HELPER_WARNINGS), HELPER_WARNINGS[0]))
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) xoauth2.mail contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""``serve``: the listener, per-account token keepers and pools, signals, reload, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import ssl
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, Optional, Tuple
+
+from . import log
+from .config import Config, ConfigError, load_config
+from .metrics import Metrics
+from .pool import UpstreamPool
+from .smtp_server import Session
+from .stream import LineStream
+from .tokens import TokenKeeper
+
+# extensions we relay faithfully when every upstream offers them
+RELAYED_EXTENSIONS = ("8BITMIME", "SMTPUTF8", "DSN")
+
+
+class Relay:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.metrics = Metrics()
+        self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="xoauth2-token")
+        self.keepers: Dict[str, TokenKeeper] = {}
+        self.pools: Dict[str, UpstreamPool] = {}
+        self.sessions = set()
+        self.draining = False
+        self.server = None
+        self.server_tls: Optional[ssl.SSLContext] = None
+        self._stopped: Optional[asyncio.Event] = None
+        self._tasks = []
+        self.port: Optional[int] = None
+
+    # -- accounts ------------------------------------------------------------
+    def _build(self, account) -> None:
+        keeper = TokenKeeper(account, self.config, self.executor, self.metrics)
+        pool = UpstreamPool(account, self.config, keeper, self.metrics)
+        self.keepers[account.name], self.pools[account.name] = keeper, pool
+        keeper.start()
+        pool.start()
+
+    def handles(self, name: str) -> Tuple[TokenKeeper, UpstreamPool]:
+        return self.keepers[name], self.pools[name]
+
+    def authenticate(self, username: str, secret: str):
+        account = self.config.by_local_username(username)
+        if account is None or not account.verifier.verify(secret):
+            return None
+        return account
+
+    def common_features(self):
+        """Extensions every upstream offered (as last seen); before any is known, just 8BITMIME."""
+        known = [pool.features for pool in self.pools.values() if pool.features]
+        if not known:
+            return ["8BITMIME"]
+        return [ext for ext in RELAYED_EXTENSIONS if all(ext in features for features in known)]
+
+    # -- lifecycle -----------------------------------------------------------
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        if self.config.tls_cert_file:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(self.config.tls_cert_file, self.config.tls_key_file)
+            self.server_tls = context
+        for account in self.config.accounts:
+            self._build(account)
+        self.server = await loop.create_server(
+            lambda: LineStream(on_connect=self._accept), self.config.listen_host, self.config.listen_port,
+            reuse_address=True)
+        self.port = self.server.sockets[0].getsockname()[1]
+        for sig, handler in ((signal.SIGTERM, self.request_stop), (signal.SIGINT, self.request_stop),
+                             (signal.SIGHUP, self.request_reload)):
+            try:
+                loop.add_signal_handler(sig, handler)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass  # not in the main thread (tests)
+        if self.config.metrics_file:
+            self._tasks.append(asyncio.ensure_future(self._write_metrics_forever()))
+        log.info("listening", address="%s:%d" % (self.config.listen_host, self.port),
+                 accounts=",".join(a.name for a in self.config.accounts), pid=os.getpid())
+
+    def _accept(self, stream: LineStream) -> None:
+        if self.draining or len(self.sessions) >= self.config.max_sessions:
+            stream.write(b"421 4.3.2 Too busy or shutting down, try again later\r\n")
+            stream.close()
+            return
+        session = Session(self, stream)
+        task = asyncio.ensure_future(session.run())
+        self.sessions.add(session)
+        task.add_done_callback(lambda _t: self.sessions.discard(session))
+
+    def request_stop(self) -> None:
+        if not self.draining:
+            log.info("stopping", sessions=len(self.sessions))
+            asyncio.ensure_future(self.stop())
+
+    def request_reload(self) -> None:
+        asyncio.ensure_future(self.reload())
+
+    async def reload(self) -> bool:
+        """Re-read the configuration; sessions keep running on what they started with."""
+        try:
+            new = load_config(self.config.path)
+        except ConfigError as exc:
+            log.error("reload_failed", error=str(exc), action="keeping the running configuration")
+            return False
+        if (new.listen_host, new.listen_port) != (self.config.listen_host, self.config.listen_port):
+            log.warning("reload_listen_ignored", reason="changing the listen address needs a restart")
+        old_accounts = {a.name: a for a in self.config.accounts}
+        old = self.config
+        self.config = new
+        log.set_level(new.log_level)
+        for account in new.accounts:
+            previous = old_accounts.pop(account.name, None)
+            if previous is not None and previous.fingerprint == account.fingerprint and \
+                    (old.pool_size, old.pool_idle_timeout) == (new.pool_size, new.pool_idle_timeout):
+                keeper = self.keepers[account.name]
+                keeper.account = account
+                keeper.keepalive_interval = new.keepalive_interval
+                keeper.retry_backoff = new.token_retry_backoff
+                continue
+            if previous is not None:
+                await self._retire(account.name)
+            self._build(account)
+        for name in old_accounts:
+            await self._retire(name)
+        log.info("reloaded", accounts=",".join(a.name for a in new.accounts))
+        return True
+
+    async def _retire(self, name: str) -> None:
+        keeper, pool = self.keepers.pop(name), self.pools.pop(name)
+        self.metrics.expiry.pop(name, None)
+        await pool.close()  # sessions still using it finish; their connections close on release
+        await keeper.stop()
+
+    async def stop(self) -> None:
+        """Stop accepting, let sessions in flight finish (bounded), then close everything."""
+        if self.draining:
+            return
+        self.draining = True
+        if self.server is not None:
+            self.server.close()
+        for session in list(self.sessions):
+            if session.idle:  # between transactions: tell it now
+                await session._say_and_close("421 4.3.2 %s Service shutting down" % self.config.hostname)
+        deadline = asyncio.get_running_loop().time() + self.config.timeouts.shutdown
+        while self.sessions and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        for session in list(self.sessions):
+            log.warning("session_aborted", session=session.id, reason="shutdown timeout")
+            session.stream.abort()
+        for task in self._tasks:
+            task.cancel()
+        for name in list(self.pools):
+            await self._retire(name)
+        if self.config.metrics_file:
+            self._write_metrics()
+        self.executor.shutdown(wait=False)
+        log.info("stopped")
+        self._stopped.set()
+
+    async def wait_stopped(self) -> None:
+        await self._stopped.wait()
+
+    # -- metrics ---------------------------------------------------------------
+    def _write_metrics(self) -> None:
+        try:
+            self.metrics.write(self.config.metrics_file)
+        except OSError as exc:
+            log.error("metrics_write_failed", path=self.config.metrics_file, error=exc.strerror or str(exc))
+
+    async def _write_metrics_forever(self) -> None:
+        while True:
+            self._write_metrics()
+            await asyncio.sleep(self.config.metrics_interval)
+
+
+async def serve(config: Config) -> int:
+    relay = Relay(config)
+    await relay.start()
+    await relay.wait_stopped()
+    return 0

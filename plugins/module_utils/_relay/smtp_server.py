@@ -1,0 +1,604 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) xoauth2.mail contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""One client SMTP session: local AUTH, then each command relayed live upstream.
+
+MAIL and RCPT go upstream as they come, so the client gets upstream's own
+answer for each (a refused recipient stays refused, 5xx stays 5xx, 4xx stays
+4xx). The message is acknowledged only with upstream's final reply to DATA:
+the helper never queues, so it never holds a message a client thinks sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import ipaddress
+import itertools
+import re
+import time
+from typing import List, Optional
+
+from . import log
+from .stream import LineStream, StreamClosed
+from .tokens import TokenKeeper, TokenUnavailable
+from .upstream import AuthRefused, PlaintextRefused, Reply, UpstreamError, read_reply
+
+MAX_COMMAND_LINE = 4096
+MAX_AUTH_FAILURES = 3
+_ids = itertools.count(1)
+_PATH = re.compile(r"^(?:FROM|TO):\s*(<[^<>]*>|\S+)\s*(.*)$", re.IGNORECASE)
+MAIL_PARAMS = {"SIZE", "BODY", "SMTPUTF8", "RET", "ENVID", "AUTH"}
+RCPT_PARAMS = {"NOTIFY", "ORCPT"}
+
+
+class ClientGone(Exception):
+    pass
+
+
+def _is_loopback(peer) -> bool:
+    try:
+        return ipaddress.ip_address(peer[0]).is_loopback
+    except (TypeError, ValueError, IndexError):
+        return peer is None or isinstance(peer, str)  # unix socket
+
+
+def _b64(text: str) -> Optional[str]:
+    try:
+        return base64.b64decode(text.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+
+
+def parse_params(text: str):
+    params = {}
+    for item in text.split():
+        key, sep, value = item.partition("=")
+        params[key.upper()] = value if sep else None
+    return params
+
+
+class Session:
+    def __init__(self, relay, stream: LineStream) -> None:
+        self.relay = relay
+        self.config = relay.config
+        self.stream = stream
+        self.id = "%x" % next(_ids)
+        self.peer = stream.peer
+        self.helo: Optional[str] = None
+        self.esmtp = False
+        self.account = None
+        self.keeper: Optional[TokenKeeper] = None
+        self.pool = None
+        self.auth_failures = 0
+        self.idle = False
+        self.messages = 0
+        self._reset_transaction()
+
+    def _reset_transaction(self) -> None:
+        self.mail_from: Optional[str] = None
+        self.accepted = 0
+        self.upstream = None
+        # MAIL sent upstream without waiting (upstream PIPELINING): its reply is read with the first RCPT
+        self.mail_command: Optional[str] = None
+        self.mail_pending = False
+        self.mail_refusal: Optional[Reply] = None
+        self.started = 0.0
+
+    @property
+    def secure(self) -> bool:
+        return bool(self.stream.tls_version()) or _is_loopback(self.peer)
+
+    # -- I/O ---------------------------------------------------------------
+    async def reply(self, data) -> None:
+        if isinstance(data, Reply):
+            data = data.wire()
+        elif isinstance(data, str):
+            data = (data + "\r\n").encode("utf-8", "surrogateescape")
+        self.stream.write(data)
+        await self.stream.drain()
+
+    async def readline(self, timeout: float) -> bytes:
+        try:
+            line = await self.stream.readline(timeout)
+        except asyncio.TimeoutError:
+            await self._say_and_close("421 4.4.2 %s Timeout, closing connection" % self.config.hostname)
+            raise ClientGone()
+        if not line:
+            raise ClientGone()
+        return line
+
+    async def _say_and_close(self, text: str) -> None:
+        try:
+            await asyncio.wait_for(self.reply(text), 5)
+        except Exception:
+            pass
+        self.stream.close()
+
+    # -- main loop -----------------------------------------------------------
+    async def run(self) -> None:
+        try:
+            await self.reply("220 %s ESMTP xoauth2-relay" % self.config.hostname)
+            while True:
+                if self.relay.draining and self.mail_from is None:
+                    await self._say_and_close("421 4.3.2 %s Service shutting down" % self.config.hostname)
+                    return
+                self.idle = self.mail_from is None
+                try:
+                    raw = await self.readline(self.config.timeouts.client)
+                finally:
+                    self.idle = False
+                if not raw.endswith(b"\n"):
+                    while raw and not raw.endswith(b"\n"):
+                        raw = await self.readline(self.config.timeouts.client)
+                    await self.reply("500 5.5.6 Line too long")
+                    continue
+                if len(raw) > MAX_COMMAND_LINE:
+                    await self.reply("500 5.5.6 Line too long")
+                    continue
+                line = raw.decode("utf-8", "surrogateescape").rstrip("\r\n")
+                verb, dummy, arg = line.partition(" ")
+                handler = getattr(self, "smtp_" + verb.upper(), None) if verb.isalpha() else None
+                if handler is None:
+                    await self.reply("500 5.5.2 Command not recognized")
+                    continue
+                if await handler(arg.strip()) is False:
+                    return
+        except (ClientGone, StreamClosed, ConnectionError):
+            pass
+        except Exception as exc:  # a bug must cost this session only, and never look like success
+            log.error("session_error", session=self.id, error=type(exc).__name__)
+            await self._drop_upstream(abort=True)
+            await self._say_and_close("451 4.3.0 Internal error; try again later")
+        finally:
+            await self._drop_upstream(abort=True)
+            self.stream.close()
+
+    async def _drop_upstream(self, abort: bool) -> None:
+        conn, self.upstream = self.upstream, None
+        if conn is None:
+            return
+        if abort:
+            conn.abort()
+            self.pool.release(conn, reusable=False)
+            return
+        try:
+            if self.mail_pending:  # MAIL was never sent: nothing to reset
+                self.mail_pending = False
+                self.pool.release(conn, reusable=True)
+                return
+            reply = await conn.command("RSET")
+            self.pool.release(conn, reusable=reply.code == 250)
+        except Exception:
+            conn.abort()
+            self.pool.release(conn, reusable=False)
+
+    # -- greeting and TLS ------------------------------------------------------
+    def _extensions(self) -> List[str]:
+        ext = ["PIPELINING", "SIZE %d" % self.config.max_message_size]
+        for keyword in self.relay.common_features():
+            ext.append(keyword)
+        ext.append("ENHANCEDSTATUSCODES")
+        if self.relay.server_tls and not self.stream.tls_version():
+            ext.append("STARTTLS")
+        if self.secure and self.account is None:
+            ext.append("AUTH PLAIN LOGIN")
+        return ext
+
+    async def smtp_EHLO(self, arg: str):
+        if not arg:
+            return await self.reply("501 5.5.4 Syntax: EHLO hostname")
+        await self._drop_upstream(abort=False)
+        self._reset_transaction()
+        self.helo, self.esmtp = arg, True
+        lines = [self.config.hostname] + self._extensions()
+        await self.reply(Reply(250, lines))
+
+    async def smtp_HELO(self, arg: str):
+        if not arg:
+            return await self.reply("501 5.5.4 Syntax: HELO hostname")
+        await self._drop_upstream(abort=False)
+        self._reset_transaction()
+        self.helo, self.esmtp = arg, False
+        await self.reply("250 %s" % self.config.hostname)
+
+    async def smtp_STARTTLS(self, arg: str):
+        if not self.relay.server_tls or self.stream.tls_version():
+            return await self.reply("502 5.5.1 STARTTLS not available")
+        if arg:
+            return await self.reply("501 5.5.4 Syntax: STARTTLS")
+        if self.stream.has_buffered():
+            # RFC 3207: commands pipelined after STARTTLS would be injected into the TLS session
+            await self._say_and_close("554 5.5.1 Pipelining STARTTLS is not allowed")
+            return False
+        await self.reply("220 2.0.0 Ready to start TLS")
+        try:
+            await self.stream.start_tls(self.relay.server_tls, server_side=True, timeout=self.config.timeouts.connect)
+        except Exception:
+            self.stream.abort()
+            return False
+        self.helo = None
+        self._reset_transaction()
+
+    # -- local authentication ----------------------------------------------
+    async def smtp_AUTH(self, arg: str):
+        if self.helo is None or not self.esmtp:
+            return await self.reply("503 5.5.1 Send EHLO first")
+        if self.account is not None:
+            return await self.reply("503 5.5.1 Already authenticated")
+        if self.mail_from is not None:
+            return await self.reply("503 5.5.1 AUTH not allowed during a mail transaction")
+        if not self.secure:
+            return await self.reply("538 5.7.11 Encryption required: use STARTTLS first")
+        mechanism, dummy, initial = arg.partition(" ")
+        mechanism = mechanism.upper()
+        initial = initial.strip()
+        if mechanism == "PLAIN":
+            if not initial:
+                initial = await self._challenge("")
+                if initial is None:
+                    return
+            decoded = _b64(initial) if initial != "=" else ""
+            parts = decoded.split("\0") if decoded is not None else []
+            if len(parts) != 3 or (parts[0] and parts[0] != parts[1]):
+                return await self.reply("501 5.5.2 Malformed AUTH PLAIN response")
+            username, secret = parts[1], parts[2]
+        elif mechanism == "LOGIN":
+            username = _b64(initial) if initial else None
+            if not initial:
+                answer = await self._challenge("VXNlcm5hbWU6")
+                if answer is None:
+                    return
+                username = _b64(answer)
+            answer = await self._challenge("UGFzc3dvcmQ6")
+            if answer is None:
+                return
+            secret = _b64(answer)
+            if username is None or secret is None:
+                return await self.reply("501 5.5.2 Malformed AUTH LOGIN response")
+        else:
+            return await self.reply("504 5.5.4 Unrecognized authentication mechanism (use PLAIN or LOGIN)")
+        account = self.relay.authenticate(username, secret)
+        if account is None:
+            self.auth_failures += 1
+            log.warning("auth_failed", session=self.id, peer=self.peer[0] if self.peer else None,
+                        username=username, failures=self.auth_failures)
+            if self.auth_failures >= MAX_AUTH_FAILURES:
+                await self._say_and_close("421 4.7.0 Too many authentication failures")
+                return False
+            return await self.reply("535 5.7.8 Authentication credentials invalid")
+        self.account = account
+        self.keeper, self.pool = self.relay.handles(account.name)
+        log.debug("auth_ok", session=self.id, account=account.name)
+        await self.reply("235 2.7.0 Authentication successful")
+
+    async def _challenge(self, prompt: str) -> Optional[str]:
+        await self.reply("334 %s" % prompt)
+        answer = (await self.readline(self.config.timeouts.client)).decode("ascii", "replace").strip()
+        if answer == "*":
+            await self.reply("501 5.0.0 Authentication cancelled")
+            return None
+        return answer
+
+    # -- the mail transaction ----------------------------------------------
+    async def smtp_MAIL(self, arg: str):
+        if self.helo is None:
+            return await self.reply("503 5.5.1 Send EHLO first")
+        if self.account is None:
+            return await self.reply("530 5.7.0 Authentication required")
+        if self.mail_from is not None:
+            return await self.reply("503 5.5.1 Nested MAIL command")
+        match = _PATH.match(arg)
+        if not match or not arg.upper().startswith("FROM:"):
+            return await self.reply("501 5.5.4 Syntax: MAIL FROM:<address>")
+        path, params = match.group(1), parse_params(match.group(2))
+        if not path.startswith("<"):
+            path = "<%s>" % path
+        unknown = [k for k in params if k not in MAIL_PARAMS]
+        if unknown:
+            return await self.reply("555 5.5.4 Unsupported MAIL parameter %s" % unknown[0])
+        if params.get("SIZE"):
+            if not params["SIZE"].isdigit():
+                return await self.reply("501 5.5.4 Bad SIZE parameter")
+            if int(params["SIZE"]) > self.config.max_message_size:
+                return await self.reply("552 5.3.4 Message size exceeds fixed limit")
+        if self.relay.draining:
+            return await self.reply("421 4.3.2 Service shutting down")
+        self.started = time.monotonic()
+        conn = await self._connect_upstream()
+        if conn is None:
+            return
+        forwarded = self._mail_params(conn, params)
+        if forwarded is None:
+            self.pool.release(conn, reusable=True)
+            return await self.reply("553 5.6.7 The upstream server does not accept SMTPUTF8 messages")
+        command = "MAIL FROM:%s%s" % (path, forwarded)
+        if conn.offers("PIPELINING") and not conn.broken:
+            # MAIL goes upstream together with the first RCPT, in one write (as Postfix's own client
+            # pipelines): one upstream round trip less per message. A refusal of the sender is then
+            # given, with upstream's own code, to each RCPT.
+            self.upstream, self.mail_from, self.mail_command, self.mail_pending = conn, path, command, True
+            return await self.reply("250 2.1.0 Ok")
+        reply = await self._mail_now(conn, command)
+        if reply is None:
+            return
+        if reply.code != 250:
+            self.pool.release(self.upstream, reusable=not self.upstream.broken)
+            self.upstream = None
+            return await self.reply(reply)
+        self.mail_from = path
+        await self.reply(reply)
+
+    async def _mail_now(self, conn, command: str) -> Optional[Reply]:
+        """MAIL upstream, waiting for the reply; a dead reused connection is replaced once."""
+        try:
+            reply = await conn.command(command)
+            if reply.code == 421 and conn.reused:
+                raise StreamClosed("upstream closed the idle connection (%s)" % reply.summary())
+        except (StreamClosed, asyncio.TimeoutError, UpstreamError, OSError) as exc:
+            conn.abort()
+            if not conn.reused:
+                self.pool.release(conn, reusable=False)
+                await self._upstream_lost(exc)
+                return None
+            # a reused connection the server had closed: nothing was committed, open a fresh one
+            try:
+                conn = await self.pool.open_fresh()
+                reply = await conn.command(command)
+            except (TokenUnavailable, AuthRefused, UpstreamError, StreamClosed, asyncio.TimeoutError,
+                    OSError) as exc2:
+                self.pool.release(None, reusable=False)
+                self._reset_transaction()
+                await self._connect_failed(exc2)
+                return None
+        self.upstream = conn
+        return reply
+
+    async def _pending_mail_reply(self, rcpt_line: str):
+        """(mail reply, rcpt reply) for a pipelined MAIL and the first RCPT, or None after replying."""
+        conn = self.upstream
+        data = ("%s\r\n%s\r\n" % (self.mail_command, rcpt_line)).encode("utf-8", "surrogateescape")
+        try:
+            conn.stream.write(data)
+            mail_reply = await read_reply(conn.stream, self.config.timeouts.command)
+            if mail_reply.code == 421 and conn.reused:
+                # the server timed the pooled connection out just now: nothing committed, replay
+                raise StreamClosed("upstream closed the idle connection (%s)" % mail_reply.summary())
+            rcpt_reply = await read_reply(conn.stream, self.config.timeouts.command)
+        except (StreamClosed, asyncio.TimeoutError, UpstreamError, OSError) as exc:
+            self.mail_pending = False
+            if not conn.reused:
+                await self._drop_upstream(abort=True)
+                await self._upstream_lost(exc)
+                return None
+            self.upstream = None
+            conn.abort()
+            conn.reused = True  # so _mail_now may replace it
+            mail_reply = await self._mail_now(conn, self.mail_command)
+            if mail_reply is None:
+                return None
+            if mail_reply.code != 250:
+                return mail_reply, None
+            try:
+                rcpt_reply = await self.upstream.command(rcpt_line)
+            except (StreamClosed, asyncio.TimeoutError, UpstreamError, OSError) as exc2:
+                await self._drop_upstream(abort=True)
+                await self._upstream_lost(exc2)
+                return None
+        self.mail_pending = False
+        return mail_reply, rcpt_reply
+
+    def _mail_params(self, conn, params) -> Optional[str]:
+        out = []
+        for key, value in params.items():
+            if key == "SIZE" and conn.offers("SIZE"):
+                out.append("SIZE=%s" % value)
+            elif key == "BODY" and (conn.offers("8BITMIME") or (value or "").upper() == "7BIT"):
+                out.append("BODY=%s" % value)
+            elif key == "SMTPUTF8":
+                if not conn.offers("SMTPUTF8"):
+                    return None
+                out.append("SMTPUTF8")
+            elif key in ("RET", "ENVID") and conn.offers("DSN"):
+                out.append("%s=%s" % (key, value))
+            # AUTH= (RFC 4954) and DSN without upstream support are dropped
+        return "".join(" " + item for item in out)
+
+    async def _connect_upstream(self):
+        try:
+            conn, reused = await self.pool.acquire()
+        except (TokenUnavailable, AuthRefused, UpstreamError) as exc:
+            await self._connect_failed(exc)
+            return None
+        conn.reused = reused
+        return conn
+
+    async def _connect_failed(self, exc) -> None:
+        if isinstance(exc, TokenUnavailable):
+            log.warning("deferred", session=self.id, account=self.account.name, reason="no token",
+                        category=exc.category)
+            self.relay.metrics.inc("messages_deferred", self.account.name)
+            hint = "sign-in required" if exc.category == "reauth_required" else exc.category
+            return await self.reply("454 4.7.0 Cannot obtain an OAuth2 token for this account (%s); "
+                                    "try again later" % hint)
+        if isinstance(exc, AuthRefused):
+            log.warning("deferred", session=self.id, account=self.account.name, reason="upstream refused token",
+                        upstream=exc.reply.summary())
+            self.relay.metrics.inc("messages_deferred", self.account.name)
+            return await self.reply("454 4.7.0 Upstream refused the OAuth2 token (%d); try again later"
+                                    % exc.reply.code)
+        log.warning("deferred", session=self.id, account=self.account.name, reason="upstream unavailable",
+                    error=getattr(exc, "message", None) or type(exc).__name__)
+        self.relay.metrics.inc("messages_deferred", self.account.name)
+        if isinstance(exc, PlaintextRefused):
+            return await self.reply("454 4.7.0 Upstream offers no TLS; refusing to send credentials")
+        return await self.reply("451 4.4.1 Upstream server unavailable; try again later")
+
+    async def _upstream_lost(self, exc) -> None:
+        log.warning("upstream_lost", session=self.id, account=self.account.name,
+                    error=getattr(exc, "message", None) or type(exc).__name__)
+        self.relay.metrics.inc("messages_deferred", self.account.name)
+        self._reset_transaction()
+        await self.reply("451 4.4.2 Upstream connection lost; try again later")
+
+    async def _upstream_call(self, command: str, timeout: Optional[float] = None) -> Optional[Reply]:
+        try:
+            return await self.upstream.command(command, timeout)
+        except (StreamClosed, asyncio.TimeoutError, UpstreamError, OSError) as exc:
+            await self._drop_upstream(abort=True)
+            await self._upstream_lost(exc)
+            return None
+
+    async def smtp_RCPT(self, arg: str):
+        if self.mail_from is None or self.upstream is None:
+            return await self.reply("503 5.5.1 Need MAIL command")
+        match = _PATH.match(arg)
+        if not match or not arg.upper().startswith("TO:"):
+            return await self.reply("501 5.5.4 Syntax: RCPT TO:<address>")
+        path, params = match.group(1), parse_params(match.group(2))
+        if not path.startswith("<"):
+            path = "<%s>" % path
+        unknown = [k for k in params if k not in RCPT_PARAMS]
+        if unknown:
+            return await self.reply("555 5.5.4 Unsupported RCPT parameter %s" % unknown[0])
+        if self.accepted >= self.config.max_recipients:
+            return await self.reply("452 4.5.3 Too many recipients")
+        forwarded = ""
+        if self.upstream.offers("DSN"):
+            forwarded = "".join(" %s=%s" % (k, v) for k, v in params.items())
+        line = "RCPT TO:%s%s" % (path, forwarded)
+        if self.mail_refusal is not None:
+            return await self.reply(self.mail_refusal)
+        if self.mail_pending:
+            replies = await self._pending_mail_reply(line)
+            if replies is None:
+                return
+            mail_reply, reply = replies
+            if mail_reply.code != 250:
+                # upstream refused the sender: its answer stands for every recipient of this mail
+                log.info("sender_refused", session=self.id, account=self.account.name, sender=self.mail_from,
+                         upstream=mail_reply.summary())
+                self.mail_refusal = mail_reply
+                return await self.reply(mail_reply)
+        else:
+            reply = await self._upstream_call(line)
+        if reply is None:
+            return
+        if 200 <= reply.code < 300:
+            self.accepted += 1
+        await self.reply(reply)
+
+    async def smtp_DATA(self, arg: str):
+        if self.mail_from is None or self.upstream is None:
+            return await self.reply("503 5.5.1 Need MAIL command")
+        if not self.accepted:
+            return await self.reply("554 5.5.1 No valid recipients")
+        # Ask upstream for DATA now and read the client's message meanwhile: upstream's 354
+        # is there by the time the message is, which takes a round trip off every message.
+        conn = self.upstream
+        try:
+            conn.stream.write(b"DATA\r\n")
+        except StreamClosed as exc:
+            await self._drop_upstream(abort=True)
+            return await self._upstream_lost(exc)
+        await self.reply("354 End data with <CR><LF>.<CR><LF>")
+        wire, size, too_big = await self._read_body()
+        account = self.account.name
+        try:
+            reply = await read_reply(conn.stream, self.config.timeouts.command)
+        except (StreamClosed, asyncio.TimeoutError, UpstreamError, OSError) as exc:
+            await self._drop_upstream(abort=True)
+            self._log_message(size, "451 upstream lost")
+            return await self._upstream_lost(exc)
+        if reply.code != 354:
+            await self._drop_upstream(abort=False)
+            self._finish(reply, size)
+            return await self.reply(reply)
+        if too_big:
+            # upstream waits for data: only closing the connection cancels the transaction there
+            await self._drop_upstream(abort=True)
+            self._log_message(size, "552 5.3.4 size limit (local)")
+            self.relay.metrics.inc("messages_rejected", account)
+            self._reset_transaction()
+            return await self.reply("552 5.3.4 Message size exceeds fixed limit")
+        sent_at = time.monotonic()
+        try:
+            conn.stream.write(b"".join(wire) + b".\r\n")
+            await conn.stream.drain()
+            reply = await read_reply(conn.stream, self.config.timeouts.data)
+        except (StreamClosed, asyncio.TimeoutError, UpstreamError, OSError) as exc:
+            await self._drop_upstream(abort=True)
+            self._log_message(size, "451 upstream lost")
+            return await self._upstream_lost(exc)
+        self.relay.metrics.upstream_latency(account, time.monotonic() - sent_at)
+        conn, self.upstream = self.upstream, None
+        conn.transactions += 1
+        self.pool.release(conn, reusable=not conn.broken)
+        self._finish(reply, size)
+        await self.reply(reply)
+        if self.relay.draining:
+            await self._say_and_close("421 4.3.2 %s Service shutting down" % self.config.hostname)
+            return False
+
+    def _finish(self, reply: Reply, size: int) -> None:
+        account = self.account.name
+        if 200 <= reply.code < 300:
+            self.messages += 1
+            self.relay.metrics.inc("messages_relayed", account)
+        elif reply.code >= 500:
+            self.relay.metrics.inc("messages_rejected", account)
+        else:
+            self.relay.metrics.inc("messages_deferred", account)
+        self._log_message(size, reply.summary())
+        self._reset_transaction()
+
+    def _log_message(self, size: int, reply: str) -> None:
+        log.info("message", session=self.id, account=self.account.name, sender=self.mail_from,
+                 rcpts=self.accepted, size=size, upstream=reply,
+                 duration_ms=int((time.monotonic() - self.started) * 1000))
+
+    async def _read_body(self):
+        """Read until <CRLF>.<CRLF>; unstuff, count, and re-stuff for upstream."""
+        wire: List[bytes] = []
+        size = 0
+        too_big = False
+        at_line_start = True
+        limit = self.config.max_message_size
+        while True:
+            raw = await self.readline(self.config.timeouts.data)
+            if at_line_start and raw in (b".\r\n", b".\n"):
+                break
+            content = raw[1:] if at_line_start and raw.startswith(b".") else raw
+            size += len(content)
+            if size > limit:
+                too_big = True
+                wire = []
+            elif not too_big:
+                # every content line starting with "." is stuffed again: upstream sees exactly our message
+                wire.append(b"." + content if at_line_start and content.startswith(b".") else content)
+            at_line_start = raw.endswith(b"\n")
+        if wire and not wire[-1].endswith(b"\n"):
+            wire.append(b"\r\n")
+        return wire, size, too_big
+
+    # -- the rest ----------------------------------------------------------
+    async def smtp_RSET(self, arg: str):
+        await self._drop_upstream(abort=False)
+        self._reset_transaction()
+        await self.reply("250 2.0.0 Ok")
+
+    async def smtp_NOOP(self, arg: str):
+        await self.reply("250 2.0.0 Ok")
+
+    async def smtp_VRFY(self, arg: str):
+        await self.reply("252 2.5.2 Cannot verify; send the message and see")
+
+    async def smtp_HELP(self, arg: str):
+        await self.reply("214 2.0.0 See RFC 5321")
+
+    async def smtp_QUIT(self, arg: str):
+        await self._drop_upstream(abort=False)
+        await self._say_and_close("221 2.0.0 Bye")
+        return False

@@ -1,0 +1,98 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) xoauth2.mail contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""``status``: each account's token state from its token file and ``.status`` side file.
+
+Works without the server running (it reads what the server and the module
+wrote). Exit codes follow the Nagios plugin convention.
+
+States: ``valid``; ``expiring`` (the access token is within min_validity and
+cannot be renewed unattended, or the refresh token is close to the
+provider's idle limit); ``needs_reauth`` (the last renewal said the grant is
+gone: a person must sign in again); ``error`` (unreadable token file, or the
+last renewal failed).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, List, Tuple
+
+from .._errors import OAuthMailError
+from .._status_file import read_status
+from .._token_file import TokenFile
+from .._token_record import iso_utc
+
+OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
+# Microsoft refresh tokens die after 90 idle days; warn well before.
+REFRESH_TOKEN_WARN_AGE = 80 * 86400
+
+
+def account_status(account, now: float = None) -> Tuple[Dict[str, Any], int]:
+    now = time.time() if now is None else now
+    token_file = TokenFile(account.token_file, account.key)
+    side = read_status(token_file.status_path)
+    info: Dict[str, Any] = {
+        "account": account.name,
+        "token_file": account.token_file,
+        "last_refresh": iso_utc(side.get("last_success_at")),
+        "refreshes": int(side.get("refreshes") or 0),
+        "failures": int(side.get("failures") or 0),
+        "consecutive_failures": int(side.get("consecutive_failures") or 0),
+    }
+    if side.get("last_error"):
+        error = side["last_error"]
+        info["last_error"] = {k: error.get(k) for k in ("error_category", "error_code", "message")
+                              if error.get(k) is not None}
+        info["last_error"]["at"] = iso_utc(error.get("at"))
+    try:
+        record = token_file.read()
+    except OAuthMailError as exc:
+        info.update(state="error", message=str(exc))
+        return info, CRITICAL
+    if record is None:
+        info.update(state="error", message="no token file at %s: create it with xoauth2.mail.oauth_mail_token"
+                    % account.token_file)
+        return info, CRITICAL
+    seconds = int(record.seconds_left(now))
+    meta = record.meta
+    info.update(username=account.username or meta.get("username"), provider=meta.get("provider"),
+                flow=meta.get("flow"), expires_at=iso_utc(meta.get("expires_at")), expires_in=seconds,
+                has_refresh_token=bool(record.refresh_token))
+    if not info["last_refresh"]:
+        info["last_refresh"] = iso_utc(meta.get("updated_at"))
+    renewable = bool(record.refresh_token) or meta.get("flow") == "client_credentials"
+    if side.get("state") == "needs_reauth" and info["consecutive_failures"]:
+        info.update(state="needs_reauth",
+                    message="the grant is gone: sign in again (oauth_mail_token with a new refresh token "
+                            "or the device-code flow)")
+        return info, CRITICAL
+    if info["consecutive_failures"]:
+        usable = seconds > 0
+        info.update(state="error", message="the last %d renewal(s) failed; %s" % (
+            info["consecutive_failures"], "the current token still works" if usable else "no valid token"))
+        return info, WARNING if usable else CRITICAL
+    if record.refresh_token:
+        issued = float(meta.get("refresh_token_issued_at") or meta.get("updated_at") or 0)
+        if issued and now - issued > REFRESH_TOKEN_WARN_AGE:
+            info.update(state="expiring", message="the refresh token was last renewed %d days ago"
+                        % int((now - issued) / 86400))
+            return info, WARNING
+    if seconds <= account.min_validity and not renewable:
+        info.update(state="expiring" if seconds else "error",
+                    message="the access token expires and cannot be renewed unattended")
+        return info, WARNING if seconds else CRITICAL
+    info.update(state="valid" if seconds > account.min_validity else "expiring",
+                message="renewed on next use" if seconds <= account.min_validity else "ok")
+    return info, OK
+
+
+def overall(config) -> Tuple[List[Dict[str, Any]], int]:
+    results, worst = [], OK
+    for account in config.accounts:
+        info, code = account_status(account)
+        info["exit_code"] = code
+        results.append(info)
+        worst = max(worst, code) if code != UNKNOWN else max(worst, UNKNOWN)
+    return results, worst

@@ -1,0 +1,180 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) xoauth2.mail contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A line-oriented asyncio protocol that can switch to TLS in place (STARTTLS).
+
+asyncio's StreamReader/StreamWriter only learned ``start_tls`` in Python 3.11;
+owning the protocol lets ``loop.start_tls`` swap the transport on 3.9 too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from typing import Optional
+
+
+class StreamClosed(ConnectionError):
+    """The peer closed the connection (or it broke) while we waited for it."""
+
+
+def _expire(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_exception(asyncio.TimeoutError())
+
+
+class LineStream(asyncio.Protocol):
+    """Buffered reads by line (bounded), writes with flow control, STARTTLS."""
+
+    def __init__(self, limit: int = 65536, on_connect=None) -> None:
+        self.limit = limit
+        self.on_connect = on_connect
+        self.transport: Optional[asyncio.BaseTransport] = None
+        self._buffer = bytearray()
+        self._eof = False
+        self._closed = False
+        self._waiter: Optional[asyncio.Future] = None
+        self._paused_reading = False
+        self._paused_writing = False
+        self._drain_waiters = []
+        self.peer = None
+
+    # -- asyncio.Protocol ----------------------------------------------------
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self.peer = transport.get_extra_info("peername")
+        if self.on_connect is not None:
+            callback, self.on_connect = self.on_connect, None  # not again after STARTTLS
+            callback(self)
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        if len(self._buffer) > 4 * self.limit and not self._paused_reading:
+            try:
+                self.transport.pause_reading()
+                self._paused_reading = True
+            except (AttributeError, RuntimeError):
+                pass
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        self._wake()
+        return False
+
+    def connection_lost(self, exc) -> None:
+        self._eof = True
+        self._closed = True
+        self._wake()
+        for waiter in self._drain_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._drain_waiters = []
+
+    def pause_writing(self) -> None:
+        self._paused_writing = True
+
+    def resume_writing(self) -> None:
+        self._paused_writing = False
+        for waiter in self._drain_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._drain_waiters = []
+
+    # -- reading -------------------------------------------------------------
+    def _wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _resume(self) -> None:
+        if self._paused_reading and len(self._buffer) <= self.limit:
+            self._paused_reading = False
+            try:
+                self.transport.resume_reading()
+            except (AttributeError, RuntimeError):
+                pass
+
+    @property
+    def at_eof(self) -> bool:
+        return self._eof and not self._buffer
+
+    @property
+    def closed(self) -> bool:
+        return self._closed or self._eof
+
+    def has_buffered(self) -> bool:
+        return bool(self._buffer)
+
+    async def readline(self, timeout: Optional[float] = None) -> bytes:
+        """A line with its ending; a chunk of ``limit`` bytes of a longer line; b"" at EOF.
+
+        ``timeout`` bounds each wait for more data (an idle timeout, as SMTP's
+        timeouts are); asyncio.TimeoutError when it passes. A timer per wait is
+        much cheaper than ``asyncio.wait_for`` on this hot path.
+        """
+        while True:
+            index = self._buffer.find(b"\n")
+            if index >= 0 or len(self._buffer) >= self.limit:
+                end = index + 1 if 0 <= index < self.limit else self.limit
+                line = bytes(self._buffer[:end])
+                del self._buffer[:end]
+                self._resume()
+                return line
+            if self._eof:
+                line = bytes(self._buffer)
+                self._buffer.clear()
+                return line
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            if timeout is None:
+                await waiter
+                continue
+            timer = loop.call_later(timeout, _expire, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                if self._waiter is waiter:
+                    self._waiter = None
+
+    # -- writing -------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        if self._closed or self.transport is None or self.transport.is_closing():
+            raise StreamClosed("connection closed")
+        self.transport.write(data)
+
+    async def drain(self) -> None:
+        if self._closed:
+            raise StreamClosed("connection closed")
+        if self._paused_writing:
+            waiter = asyncio.get_running_loop().create_future()
+            self._drain_waiters.append(waiter)
+            await waiter
+            if self._closed:
+                raise StreamClosed("connection closed")
+
+    async def start_tls(self, context: ssl.SSLContext, server_side: bool,
+                        server_hostname: Optional[str] = None, timeout: Optional[float] = None) -> None:
+        """Switch this connection to TLS; any unread plaintext must have been refused before."""
+        loop = asyncio.get_running_loop()
+        kwargs = {"server_side": server_side}
+        if not server_side:
+            kwargs["server_hostname"] = server_hostname
+        if timeout is not None:
+            kwargs["ssl_handshake_timeout"] = timeout
+        self._buffer.clear()
+        self.transport = await loop.start_tls(self.transport, self, context, **kwargs)
+
+    def close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    def tls_version(self) -> Optional[str]:
+        obj = self.transport.get_extra_info("ssl_object") if self.transport else None
+        return obj.version() if obj is not None else None
