@@ -14,6 +14,9 @@
 #            XOAUTH2_NO_STACK=1 (do not start the stack; stack tests will fail/skip),
 #            SANITY_PYTHON=3.12 (sanity on one Python only, see scripts/sanity.sh).
 set -euo pipefail
+# CI gives no standard input (fd 0 may be closed): Ansible workers and `script`
+# need a valid one, so every step reads from /dev/null.
+exec </dev/null
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "${REPO}"

@@ -367,8 +367,13 @@ def postfix_check(module, config_dir):
         argv = [script, "-qec", " ".join(shlex.quote(part) for part in command), "/dev/null"]
     else:
         argv = command
-    rc, out, err = module.run_command(argv)
-    text = "\n".join(part.strip() for part in (out.replace("\r", ""), err) if part.strip())
+    # Once more if a failure said nothing: script(1) can lose the child's last words
+    # on a loaded machine, and the message is what tells the user what to fix.
+    for dummy in range(2):
+        rc, out, err = module.run_command(argv)
+        text = "\n".join(part.strip() for part in (out.replace("\r", ""), err) if part.strip())
+        if rc == 0 or text:
+            break
     return rc == 0, text
 
 

@@ -36,8 +36,8 @@ class Play:
     def __init__(self, folder, text, on_code=None, env=None):
         playbook, inventory = write_playbook(folder, text)
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(command(playbook, inventory), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, env=playbook_env(env), cwd=str(folder))
+        self.proc = subprocess.Popen(command(playbook, inventory), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, env=playbook_env(env), cwd=str(folder))
         self.lines = []
         self.codes = []
         self.code_seen_at = None
@@ -197,7 +197,7 @@ def test_slow_down_is_honoured(stack, idp, key_text, tmp_path, token_path, appro
 
 def test_check_mode_starts_no_sign_in(stack, idp, key_text, tmp_path, token_path):
     playbook, inventory = write_playbook(tmp_path, device_task(stack, token_path, key_text))
-    proc = subprocess.run(command(playbook, inventory, "--check"), capture_output=True, text=True,
+    proc = subprocess.run(command(playbook, inventory, "--check"), capture_output=True, text=True, stdin=subprocess.DEVNULL,
                           env=playbook_env(), cwd=str(tmp_path), timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Sign-in needed" not in proc.stdout and "changed=True" in proc.stdout

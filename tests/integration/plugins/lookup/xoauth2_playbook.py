@@ -58,6 +58,6 @@ def command(playbook, inventory, *args):
 
 def run_playbook(folder, text, *args, hosts=1, env=None, timeout=300):
     playbook, inventory = write_playbook(folder, text, hosts)
-    proc = subprocess.run(command(playbook, inventory, *args), capture_output=True, text=True,
+    proc = subprocess.run(command(playbook, inventory, *args), capture_output=True, text=True, stdin=subprocess.DEVNULL,
                           env=playbook_env(env), cwd=str(folder), timeout=timeout, check=False)
     return proc.returncode, proc.stdout + proc.stderr
