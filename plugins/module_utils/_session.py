@@ -79,9 +79,14 @@ class TokenSession:
             from ._certificate import load_certificate_credential  # only when renewing
             return {"certificate": load_certificate_credential(
                 self.settings.client_certificate, self.settings.client_certificate_password)}
-        if record is not None:
+        if record is not None and self._same_client(record):
             return record.secrets.get("client_credential")
         return None
+
+    def _same_client(self, record: TokenRecord) -> bool:
+        """A sealed credential belongs to the client and authority it was stored with."""
+        settings = getattr(self, "resolved", None) or self.settings
+        return (record.meta.get("client_id"), record.meta.get("authority")) == (settings.client_id, settings.authority)
 
     def _credential_changed(self, record: TokenRecord) -> bool:
         stored = record.secrets.get("client_credential") or {}

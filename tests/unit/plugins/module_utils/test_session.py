@@ -161,3 +161,16 @@ def test_changed_username_renews_the_stored_grant(token_file):
                            username="other@example.test").ensure_valid(600)
     assert outcome.action == "refreshed" and provider.calls == ["refresh:rt-1"]
     assert token_file.read().meta["username"] == "other@example.test"
+
+
+def test_sealed_secret_is_not_sent_for_another_client(token_file):
+    make_session(token_file, ScriptedProvider([None])).ensure_valid(600)
+    seen = {}
+
+    def factory(settings, credential):
+        seen["credential"] = credential
+        return ScriptedProvider(["rt-1"])
+    TokenSession(TokenSettings(provider="oidc", authority="https://idp.test/idp", client_id="other-public",
+                               flow="refresh_token", refresh_token="seed"), token_file,
+                 provider_factory=factory).ensure_valid(600)
+    assert seen["credential"] is None
