@@ -25,7 +25,7 @@ from ._device_flow import DeviceAuthorization, device_poll_error
 from ._errors import ConfigurationError, TemporaryError
 from ._http import network_error
 from ._provider_base import Provider
-from ._token_record import DEFAULT_LIFETIME, TokenGrant
+from ._token_record import TokenGrant
 
 RESERVED_SCOPES = {"openid", "profile", "offline_access"}
 MICROSOFT_HOSTS = (
@@ -52,22 +52,6 @@ class _ForgetfulCache(dict):
         if isinstance(key, str) and key.startswith("POST "):
             return
         super().__setitem__(key, value)
-
-
-def grant_from_result(result: Dict[str, Any], requested_at: float) -> TokenGrant:
-    scope = result.get("scope")
-    try:
-        expires_in = int(result.get("expires_in") or DEFAULT_LIFETIME)
-    except (TypeError, ValueError):
-        expires_in = DEFAULT_LIFETIME
-    return TokenGrant(
-        access_token=result["access_token"],
-        expires_in=expires_in,
-        requested_at=requested_at,
-        token_type=result.get("token_type") or "Bearer",
-        refresh_token=result.get("refresh_token"),
-        scopes=scope.split() if isinstance(scope, str) else scope,
-    )
 
 
 class MicrosoftProvider(Provider):
@@ -109,7 +93,7 @@ class MicrosoftProvider(Provider):
         requested_at = time.time()
         result = self._call(call)
         if result.get("access_token"):
-            return grant_from_result(result, requested_at)
+            return TokenGrant.from_response(result, requested_at)
         raise classify(self.session.last_status, result, self.session.last_retry_after, self.where())
 
     def _call(self, call) -> Dict[str, Any]:
@@ -170,7 +154,7 @@ class MicrosoftProvider(Provider):
             # exit_condition=True: one request per call; our loop sleeps interval and honours slow_down.
             result = self._call(lambda app: app.acquire_token_by_device_flow(flow, exit_condition=lambda _flow: True))
         if result.get("access_token"):
-            return grant_from_result(result, requested_at)
+            return TokenGrant.from_response(result, requested_at)
         special = device_poll_error(result.get("error"), result.get("error_description"))
         if special is not None:
             raise special

@@ -17,7 +17,7 @@ from ._dependencies import require
 from ._errors import ConfigurationError
 from ._http import network_error, parse_json
 from ._provider_base import Provider
-from ._token_record import DEFAULT_LIFETIME, TokenGrant
+from ._token_record import TokenGrant
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 
@@ -84,19 +84,7 @@ class OidcProvider(Provider):
             raise network_error(exc, endpoint)
         body = parse_json(response)
         if response.status_code == 200 and body and body.get("access_token"):
-            try:
-                expires_in = int(body.get("expires_in") or DEFAULT_LIFETIME)
-            except (TypeError, ValueError):
-                expires_in = DEFAULT_LIFETIME
-            scope = body.get("scope")
-            return TokenGrant(
-                access_token=body["access_token"],
-                expires_in=expires_in,
-                requested_at=requested_at,
-                token_type=body.get("token_type") or "Bearer",
-                refresh_token=body.get("refresh_token"),
-                scopes=scope.split() if isinstance(scope, str) else None,
-            )
+            return TokenGrant.from_response(body, requested_at)
         if inspect_error is not None and body:
             special = inspect_error(body)
             if special is not None:

@@ -35,6 +35,23 @@ class TokenGrant:
     refresh_token: Optional[str] = None
     scopes: Optional[List[str]] = None
 
+    @classmethod
+    def from_response(cls, body: Dict[str, Any], requested_at: float) -> "TokenGrant":
+        """A grant from a token endpoint's JSON answer (RFC 6749 5.1), as msal passes it on too."""
+        try:
+            expires_in = int(body.get("expires_in") or DEFAULT_LIFETIME)
+        except (TypeError, ValueError):
+            expires_in = DEFAULT_LIFETIME
+        scope = body.get("scope")
+        return cls(
+            access_token=body["access_token"],
+            expires_in=expires_in,
+            requested_at=requested_at,
+            token_type=body.get("token_type") or "Bearer",
+            refresh_token=body.get("refresh_token"),
+            scopes=scope.split() if isinstance(scope, str) else (list(scope) if isinstance(scope, list) else None),
+        )
+
     def __repr__(self) -> str:  # never show tokens in tracebacks or logs
         return "TokenGrant(expires_in=%r, token_type=%r, refresh_token=%s)" % (
             self.expires_in, self.token_type, "yes" if self.refresh_token else "no")

@@ -59,3 +59,11 @@ def test_grant_repr_hides_tokens():
     grant = TokenGrant(access_token="tok-AAA", expires_in=1, requested_at=0, refresh_token="tok-BBB")
     assert "tok-" not in repr(grant)
     assert "tok-" not in repr(TokenRecord(secrets={"access_token": "tok-AAA"}))
+
+
+def test_grant_from_a_token_endpoint_answer():
+    grant = TokenGrant.from_response({"access_token": "a", "expires_in": "1800", "scope": "x y",
+                                      "refresh_token": "r", "token_type": "bearer"}, NOW)
+    assert (grant.expires_in, grant.scopes, grant.refresh_token) == (1800, ["x", "y"], "r")
+    assert TokenGrant.from_response({"access_token": "a"}, NOW).expires_in == 3600  # RFC 6749: optional
+    assert TokenGrant.from_response({"access_token": "a", "expires_in": "soon"}, NOW).expires_in == 3600
