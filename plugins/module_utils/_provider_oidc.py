@@ -72,24 +72,27 @@ class OidcProvider(Provider):
             data["client_secret"] = secret
         return headers
 
-    def _token_request(self, data: Dict[str, str], inspect_error=None) -> TokenGrant:
+    def _post(self, endpoint: str, data: Dict[str, str]):
+        """POST a form with client authentication: (status, JSON body or None, time the request left)."""
         requests = require("requests")
         self.session.forget()
-        endpoint = self.metadata()["token_endpoint"]
         headers = self._client_auth(data)
         requested_at = time.time()
         try:
             response = self.session.post(endpoint, data=data, headers=headers)
         except requests.exceptions.RequestException as exc:
             raise network_error(exc, endpoint)
-        body = parse_json(response)
-        if response.status_code == 200 and body and body.get("access_token"):
+        return response.status_code, parse_json(response), requested_at
+
+    def _token_request(self, data: Dict[str, str], inspect_error=None) -> TokenGrant:
+        status, body, requested_at = self._post(self.metadata()["token_endpoint"], data)
+        if status == 200 and body and body.get("access_token"):
             return TokenGrant.from_response(body, requested_at)
         if inspect_error is not None and body:
             special = inspect_error(body)
             if special is not None:
                 raise special
-        raise classify(response.status_code, body, self.session.last_retry_after, self.where())
+        raise classify(status, body, self.session.last_retry_after, self.where())
 
     def client_credentials(self) -> TokenGrant:
         data = {"grant_type": "client_credentials"}
@@ -102,8 +105,6 @@ class OidcProvider(Provider):
         return self._token_request({"grant_type": "refresh_token", "refresh_token": refresh_token})
 
     def start_device_flow(self) -> DeviceAuthorization:
-        requests = require("requests")
-        self.session.forget()
         endpoint = self.metadata().get("device_authorization_endpoint")
         if not endpoint:
             raise ConfigurationError(
@@ -112,16 +113,10 @@ class OidcProvider(Provider):
         data: Dict[str, str] = {}
         if self.settings.scopes:
             data["scope"] = " ".join(self.settings.scopes)
-        headers = self._client_auth(data)
-        requested_at = time.time()
-        try:
-            response = self.session.post(endpoint, data=data, headers=headers)
-        except requests.exceptions.RequestException as exc:
-            raise network_error(exc, endpoint)
-        body = parse_json(response)
-        if response.status_code == 200 and body and body.get("device_code") and body.get("user_code"):
+        status, body, requested_at = self._post(endpoint, data)
+        if status == 200 and body and body.get("device_code") and body.get("user_code"):
             return DeviceAuthorization.from_response(body, requested_at)
-        raise classify(response.status_code, body, self.session.last_retry_after, self.where())
+        raise classify(status, body, self.session.last_retry_after, self.where())
 
     def poll_device_flow(self, authorization: DeviceAuthorization) -> TokenGrant:
         return self._token_request(
