@@ -83,8 +83,8 @@ options:
 notes:
   - Values are compared as C(postconf -n) prints them, so V(a,b) and V(a, b) are different values; the module writes
     lists always the same way, so it stays idempotent for its own writes.
-  - C(postfix check) prints fatal errors only to a terminal; the module runs it under C(script) when available so
-    the message can be reported, and falls back to its plain output otherwise.
+  - C(postfix check) prints fatal errors only to a terminal; the module runs it on a pseudo-terminal so the
+    message can be reported.
   - A name that is not a Postfix parameter is still written (Postfix allows user-defined parameters used as
     C($name)), with a warning, since it is often a typo.
 seealso:
@@ -162,10 +162,11 @@ validation:
 
 import os
 import re
-import shlex
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.xoauth2.mail.plugins.module_utils._terminal_command import run_on_terminal
 
 SBIN_DIRS = ["/usr/sbin", "/usr/local/sbin", "/sbin"]
 NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
@@ -359,21 +360,9 @@ def restore(module, path, data):
 
 
 def postfix_check(module, config_dir):
-    """(ok, output) of `postfix -c DIR check`; fatal errors reach only a terminal, hence script(1)."""
+    """(ok, output) of `postfix -c DIR check`, with the fatal errors Postfix prints only to a terminal."""
     postfix = module.get_bin_path("postfix", required=True, opt_dirs=SBIN_DIRS)
-    script = module.get_bin_path("script")
-    command = [postfix, "-c", config_dir, "check"]
-    if script:
-        argv = [script, "-qec", " ".join(shlex.quote(part) for part in command), "/dev/null"]
-    else:
-        argv = command
-    # Once more if a failure said nothing: script(1) can lose the child's last words
-    # on a loaded machine, and the message is what tells the user what to fix.
-    for dummy in range(2):
-        rc, out, err = module.run_command(argv)
-        text = "\n".join(part.strip() for part in (out.replace("\r", ""), err) if part.strip())
-        if rc == 0 or text:
-            break
+    rc, text = run_on_terminal([postfix, "-c", config_dir, "check"])
     return rc == 0, text
 
 
