@@ -1011,6 +1011,16 @@ postlog   unix-dgram n  -       n       -       1       postlogd
             with contextlib.suppress(Exception):
                 conn.logout()
 
+    def imap_count(self, account: str, token: str, subject_part: str) -> int:
+        """How many INBOX messages have ``subject_part`` in their Subject (IMAP SEARCH, no download)."""
+        conn = self.imap_login(account, token)
+        try:
+            conn.select("INBOX", readonly=True)
+            data = conn.search(None, "SUBJECT", '"%s"' % subject_part)[1]
+            return len(data[0].split())
+        finally:
+            conn.logout()
+
     def wait_for_message(self, account: str, token: str, subject: str, timeout: float = 10.0):
         """Poll the INBOX until a message with this Subject arrives; returns it."""
         deadline = time.monotonic() + timeout

@@ -197,14 +197,8 @@ def wait_until(check, timeout=20, interval=0.05):
 
 
 def imap_count(stack, idp, account, subject_part):
-    """How many messages in the INBOX have ``subject_part`` in their Subject (IMAP SEARCH, no download)."""
-    conn = stack.imap_login(account, fresh_token(idp))
-    try:
-        conn.select("INBOX", readonly=True)
-        _typ, data = conn.search(None, "SUBJECT", '"%s"' % subject_part)
-        return len(data[0].split())
-    finally:
-        conn.logout()
+    """How many messages in the INBOX have ``subject_part`` in their Subject."""
+    return stack.imap_count(account, fresh_token(idp), subject_part)
 
 
 def wait_for_subject(stack, account, token, subject, timeout=60):

@@ -29,13 +29,7 @@ from stack import Stack  # noqa: E402  pylint: disable=wrong-import-position
 def count(stack, mailbox, text):
     # minted through the control API: reading works while the token endpoint is faulted
     token = stack.idp.mint(account=mailbox, scope="openid mail.imap")["access_token"]
-    conn = stack.imap_login(mailbox, token)
-    try:
-        conn.select("INBOX", readonly=True)
-        _typ, data = conn.search(None, "SUBJECT", '"%s"' % text)
-        return len(data[0].split())
-    finally:
-        conn.logout()
+    return stack.imap_count(mailbox, token, text)
 
 
 def main(argv):
