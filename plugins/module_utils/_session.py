@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
-from ._errors import ConfigurationError, OAuthMailError, ReauthRequired
+from ._errors import ConfigurationError, OAuthMailError, ReauthRequired, StorageError
 from ._retry import with_retries
 from ._settings import DELEGATED_FLOWS, TokenSettings
 from ._status_file import record_failure, record_success
@@ -137,7 +137,13 @@ class TokenSession:
 
     def ensure_valid(self, min_validity: float, force: bool = False, check_mode: bool = False) -> Outcome:
         """Make sure the token file holds a token valid for more than ``min_validity`` seconds."""
-        before = self.token_file.read()
+        try:
+            before = self.token_file.read()
+        except StorageError as error:
+            # Monitoring reads .status: an unreadable token (wrong key, tampering) must show there too.
+            if not check_mode:
+                self._record_failure(error)
+            raise
         decision = self.decide(before, min_validity, force)
         if decision.action == KEEP or check_mode:
             return self._outcome(decision, before, before)

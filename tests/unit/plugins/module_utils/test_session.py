@@ -174,3 +174,17 @@ def test_sealed_secret_is_not_sent_for_another_client(token_file):
                                flow="refresh_token", refresh_token="seed"), token_file,
                  provider_factory=factory).ensure_valid(600)
     assert seen["credential"] is None
+
+
+def test_unreadable_token_is_recorded_in_status_and_left_alone(token_file):
+    make_session(token_file, ScriptedProvider([None])).ensure_valid(600)
+    data = json.load(open(token_file.path))
+    data["meta"]["username"] = "mallory@example.test"
+    open(token_file.path, "w").write(json.dumps(data))
+    tampered = open(token_file.path, "rb").read()
+    from ansible_collections.xoauth2.mail.plugins.module_utils._errors import StorageError
+    from ansible_collections.xoauth2.mail.plugins.module_utils._token_file import TokenFile
+    with pytest.raises(StorageError):
+        make_session(TokenFile(token_file.path, token_file.key), ScriptedProvider([])).ensure_valid(600)
+    assert json.load(open(token_file.status_path))["last_error"]["error_category"] == "storage"
+    assert open(token_file.path, "rb").read() == tampered
