@@ -6,45 +6,11 @@
 from __future__ import annotations
 
 import base64
-import json
 import os
 import subprocess
-import sys
 
 import pytest
-
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
-MODULES = os.path.join(REPO, "plugins", "modules")
-COLLECTIONS = os.path.join(REPO, ".build", "collections")
-
-
-class ModuleRun(dict):
-    """A module result (the parsed JSON), plus the raw output for leak checks."""
-
-    raw = ""
-
-
-def module_env():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([COLLECTIONS, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return env
-
-
-def module_command(name, args, tmp_path, check=False, diff=True):
-    payload = {"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check, _ansible_diff=diff)}
-    args_file = tmp_path / ("args-%s.json" % os.urandom(4).hex())
-    args_file.write_text(json.dumps(payload))
-    return [sys.executable, os.path.join(MODULES, name + ".py"), str(args_file)]
-
-
-def parse_run(stdout, stderr):
-    text = stdout.decode()
-    try:
-        result = ModuleRun(json.loads(text[text.index("{"):]))
-    except ValueError:
-        raise AssertionError("module printed no JSON: %r %r" % (text[-2000:], stderr.decode()[-2000:]))
-    result.raw = text + stderr.decode()
-    return result
+from module_runner import module_command, module_env, parse_run
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import module_command, module_env, parse_run
+from module_runner import module_command, module_env, parse_run
 
 pytestmark = pytest.mark.integration
 
