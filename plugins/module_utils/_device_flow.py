@@ -25,6 +25,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 from ._atomic_write import write_atomic
 from ._crypto import key_id, seal, unseal
 from ._errors import ReauthRequired, StorageError, TemporaryError
+from ._side_files import read_file, remove_file
 from ._token_record import TokenGrant
 
 FORMAT = "xoauth2.mail/device"
@@ -136,16 +137,16 @@ class PendingStore:
             "ciphertext": base64.b64encode(ciphertext).decode("ascii"),
         }
         write_atomic(self.path, (json.dumps(envelope, sort_keys=True) + "\n").encode("utf-8"),
-                     self.mode, self.uid, self.gid)
+                     self.mode, self.uid, self.gid, what="pending device sign-in")
 
     def load(self) -> Optional[DeviceAuthorization]:
         """The pending authorization, or None when there is none (or it cannot be used any more)."""
-        try:
-            with open(self.path, "rb") as handle:
-                envelope = json.loads(handle.read().decode("utf-8"))
-        except FileNotFoundError:
+        raw = read_file(self.path, "pending device sign-in", owner=self.uid)
+        if raw is None:
             return None
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
+        try:
+            envelope = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
             raise StorageError("Cannot read the pending device sign-in %s: %s" % (self.path, exc))
         if self.key is None:
             raise StorageError("No encryption key was given for %s." % self.path)
@@ -163,13 +164,7 @@ class PendingStore:
         return DeviceAuthorization(**data)
 
     def remove(self) -> bool:
-        try:
-            os.unlink(self.path)
-            return True
-        except FileNotFoundError:
-            return False
-        except OSError as exc:
-            raise StorageError("Cannot remove %s: %s" % (self.path, exc.strerror))
+        return remove_file(self.path)
 
 
 def expired_error(authorization: DeviceAuthorization, now: float) -> ReauthRequired:

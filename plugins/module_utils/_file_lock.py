@@ -7,7 +7,9 @@
 flock locks belong to an open file description, so two opens in one process
 exclude each other too: threads of the relay helper are covered as well.
 The lock file is never deleted while in use (deleting it would let a second
-process lock a different inode).
+process lock a different inode). It is opened like every file beside a
+token (``_side_files``): never through a link, and given its owner only
+when this process creates it.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import errno
 import fcntl
 import os
 import time
-from typing import Optional
+from typing import Callable, Optional
 
 from ._errors import StorageError
+from ._side_files import Folder
 
 
 class FileLock:
@@ -32,6 +35,7 @@ class FileLock:
         poll: float = 0.05,
         uid: Optional[int] = None,
         gid: Optional[int] = None,
+        on_acquire: Optional[Callable[[], None]] = None,
     ) -> None:
         self.path = path
         self.timeout = timeout
@@ -39,25 +43,20 @@ class FileLock:
         self.poll = poll
         self.uid = uid
         self.gid = gid
+        # Work that needs the lock held, done each time it is taken (removing stale temp files).
+        self.on_acquire = on_acquire
         self._fd: Optional[int] = None
 
     def acquire(self) -> None:
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, self.mode)
-        except OSError as exc:
-            raise StorageError("Cannot open lock file %s: %s" % (self.path, exc.strerror))
-        if self.uid is not None or self.gid is not None:
-            try:
-                # The service user that renews the token later must be able to lock it too.
-                os.fchown(fd, -1 if self.uid is None else self.uid, -1 if self.gid is None else self.gid)
-            except OSError:
-                pass  # not root: the file is ours already
+        # The service user that renews the token later must be able to lock it too: a new lock file gets
+        # the token's owner; an existing one is used only if it passes the side-file checks.
+        with Folder.of(self.path, owner=self.uid) as folder:
+            fd = folder.open_or_create(os.path.basename(self.path), "lock file", self.mode, self.uid, self.gid)
         deadline = time.monotonic() + self.timeout
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                self._fd = fd
-                return
+                break
             except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     os.close(fd)
@@ -68,6 +67,15 @@ class FileLock:
                     "Timed out after %.0f s waiting for the lock %s held by another process."
                     % (self.timeout, self.path))
             time.sleep(self.poll)
+        self._fd = fd
+        self._held()
+
+    def _held(self) -> None:
+        if self.on_acquire is not None:
+            try:
+                self.on_acquire()
+            except (OSError, StorageError):
+                pass  # housekeeping only; the lock is what was asked for
 
     def release(self) -> None:
         if self._fd is not None:

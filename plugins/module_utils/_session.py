@@ -213,12 +213,12 @@ class TokenSession:
             record.secrets["seed_sha256"] = _digest(settings.refresh_token)
         # The rotated refresh token is on disk before anyone is told of success.
         self.token_file.replace(record)
-        try:
-            record_success(self.token_file.status_path, self.token_file.mode, self.token_file.uid,
-                           self.token_file.gid, decision.action)
-        except OAuthMailError:
-            pass  # the status file is advisory; the token itself is safe
+        # The status file is advisory: a problem with it is a warning, never a failure of a saved renewal.
+        status_problem = record_success(self.token_file.status_path, self.token_file.mode, self.token_file.uid,
+                                        self.token_file.gid, decision.action)
         outcome = self._outcome(decision, current, record)
+        if status_problem:
+            outcome.warnings.append(status_problem)
         lifetime = record.meta.get("lifetime") or 0
         if lifetime and lifetime <= min_validity:
             outcome.warnings.append(
@@ -229,11 +229,9 @@ class TokenSession:
     def _record_failure(self, error: OAuthMailError) -> None:
         if not self.token_file.exists():
             return
-        try:
-            record_failure(self.token_file.status_path, self.token_file.mode, self.token_file.uid,
-                           self.token_file.gid, error)
-        except OAuthMailError:
-            pass
+        # Never raises: the error being recorded is what the caller reports.
+        record_failure(self.token_file.status_path, self.token_file.mode, self.token_file.uid,
+                       self.token_file.gid, error)
 
     def _outcome(self, decision: Decision, before: Optional[TokenRecord], after: Optional[TokenRecord]) -> Outcome:
         return Outcome(action=decision.action, reason=decision.reason, record=after, before=before)

@@ -12,6 +12,10 @@ Format (JSON, version 1)::
 
 The associated data of the AES-GCM seal is the canonical JSON of everything
 but nonce and ciphertext, so editing the metadata is detected too.
+
+The file and its side files are opened only through ``_side_files``: no
+link is followed, and a file that is not a regular file with one link and
+a trusted owner is refused.
 """
 
 from __future__ import annotations
@@ -26,11 +30,13 @@ from ._atomic_write import write_atomic
 from ._crypto import key_id, seal, unseal
 from ._errors import StorageError
 from ._file_lock import FileLock
+from ._side_files import Folder, read_file
 from ._token_record import TokenRecord
 
 FORMAT = "xoauth2.mail/token"
 VERSION = 1
-SIDE_FILES = (".bak", ".status", ".lock")
+# .device is the pending device sign-in (_device_flow.PENDING_SUFFIX).
+SIDE_FILES = (".bak", ".status", ".lock", ".device")
 
 
 def _canonical(data: Dict[str, Any]) -> bytes:
@@ -38,7 +44,7 @@ def _canonical(data: Dict[str, Any]) -> bytes:
 
 
 class TokenFile:
-    """One token file and its side files (``.bak``, ``.status``, ``.lock``)."""
+    """One token file and its side files (``.bak``, ``.status``, ``.lock``, ``.device``)."""
 
     def __init__(
         self,
@@ -68,12 +74,16 @@ class TokenFile:
     def status_path(self) -> str:
         return self.path + ".status"
 
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.path)
+
     def exists(self) -> bool:
         return os.path.exists(self.path)
 
     def _stamp(self):
         try:
-            st = os.stat(self.path)
+            st = os.lstat(self.path)
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -82,13 +92,9 @@ class TokenFile:
 
     def read_envelope(self) -> Optional[Dict[str, Any]]:
         """The parsed file without decrypting it, or None when there is no file."""
-        try:
-            with open(self.path, "rb") as handle:
-                raw = handle.read()
-        except FileNotFoundError:
+        raw = read_file(self.path, "token file", owner=self.uid)
+        if raw is None:
             return None
-        except OSError as exc:
-            raise StorageError("Cannot read token file %s: %s" % (self.path, exc.strerror))
         try:
             envelope = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
@@ -159,25 +165,52 @@ class TokenFile:
 
     def replace(self, record: TokenRecord) -> None:
         """Write ``record`` atomically, keeping the version it replaces as ``.bak``."""
-        write_atomic(self.path, self.encode(record), self.mode, self.uid, self.gid, backup_path=self.backup_path)
+        write_atomic(self.path, self.encode(record), self.mode, self.uid, self.gid, backup_path=self.backup_path,
+                     what="token file")
         self._cache_stamp, self._cache_record = self._stamp(), record
 
     def lock(self, timeout: float) -> FileLock:
-        return FileLock(self.lock_path, timeout, self.mode, uid=self.uid, gid=self.gid)
+        return FileLock(self.lock_path, timeout, self.mode, uid=self.uid, gid=self.gid,
+                        on_acquire=self.remove_stale_temps)
+
+    def _folder(self) -> Folder:
+        return Folder.of(self.path, owner=self.uid)
+
+    def _names(self):
+        return [self.name] + [self.name + suffix for suffix in SIDE_FILES]
+
+    def remove_stale_temps(self) -> None:
+        """Remove temp files of writers that died mid-write (called with the lock held)."""
+        with self._folder() as folder:
+            for temp in folder.temp_names(self._names(), only_dead=True):
+                folder.unlink(temp)
 
     def remove(self) -> bool:
-        """Delete the token file and its side files; True if anything was there."""
+        """Delete the token file, its side files and any temp files of them; True if anything was there."""
+        if not os.path.isdir(os.path.dirname(self.path)):
+            return False
         removed = False
-        for name in [self.path] + [self.path + suffix for suffix in SIDE_FILES]:
-            try:
-                os.unlink(name)
-                removed = True
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                raise StorageError("Cannot remove %s: %s" % (name, exc.strerror))
+        with self._folder() as folder:
+            for name in self._names() + folder.temp_names(self._names(), only_dead=False):
+                removed = folder.unlink(name) or removed
         self._cache_stamp, self._cache_record = None, None
         return removed
 
-    def existing_files(self):
-        return [name for name in [self.path] + [self.path + s for s in SIDE_FILES] if os.path.exists(name)]
+    def existing_files(self, temps: bool = False):
+        """Paths of the token file and side files that are there (and of temp files, with ``temps``)."""
+        if not os.path.isdir(os.path.dirname(self.path)):
+            return []
+        with self._folder() as folder:
+            names = [name for name in self._names() if folder.exists(name)]
+            if temps:
+                names += folder.temp_names(self._names(), only_dead=False)
+            return [folder.full(name) for name in names]
+
+    def apply_attributes(self) -> bool:
+        """Give the existing token and side files this file's mode/owner/group; True when one changed."""
+        changed = False
+        with self._folder() as folder:
+            for name in self._names():
+                what = "token file" if name == self.name else "side file"
+                changed = folder.set_attributes(name, what, self.mode, self.uid, self.gid) or changed
+        return changed

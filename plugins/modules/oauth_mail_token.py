@@ -301,6 +301,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.xoauth2.mail.plugins.module_utils._dependencies import MissingDependency, require
 from ansible_collections.xoauth2.mail.plugins.module_utils._device_flow import PENDING, PendingStore, poll_until
 from ansible_collections.xoauth2.mail.plugins.module_utils._errors import OAuthMailError, ReauthRequired
+from ansible_collections.xoauth2.mail.plugins.module_utils._folder_owner import prepare_folder
 from ansible_collections.xoauth2.mail.plugins.module_utils._retry import with_retries
 from ansible_collections.xoauth2.mail.plugins.module_utils._options import (
     TOKEN_ARGUMENT_SPEC,
@@ -371,19 +372,20 @@ def apply_attributes(module, token_file, changed):
     """owner/group/mode on the token and its side files when they were not rewritten.
 
     Atomic writes set them already; this covers a changed owner or mode on a valid token.
+    Done through checked descriptors (never a path that could be a planted link).
     """
-    for path in token_file.existing_files():
-        file_args = module.load_file_common_arguments(
-            dict(path=path, mode=module.params["mode"], owner=module.params["owner"], group=module.params["group"]))
-        changed = module.set_fs_attributes_if_different(file_args, changed)
-    return changed
+    try:
+        return token_file.apply_attributes() or changed
+    except OAuthMailError as error:
+        fail(module, error, path=token_file.path)
 
 
 def remove(module, token_file):
-    existing = token_file.existing_files()
-    pending = PendingStore(token_file.path, None)
-    if os.path.exists(pending.path):
-        existing.append(pending.path)
+    """state=absent: the token file, every side file and leftover temp files; links are removed, not followed."""
+    try:
+        existing = token_file.existing_files(temps=True)
+    except OAuthMailError as error:
+        fail(module, error, path=token_file.path)
     envelope = None
     try:
         envelope = token_file.read_envelope()
@@ -394,7 +396,6 @@ def remove(module, token_file):
     if existing and not module.check_mode:
         try:
             token_file.remove()
-            pending.remove()
         except OAuthMailError as error:
             fail(module, error, path=token_file.path)
     module.exit_json(
@@ -418,6 +419,11 @@ def main():
     mode = parse_mode(module)
     uid = resolve_id(module, "owner", lambda name: pwd.getpwnam(name).pw_uid)
     gid = resolve_id(module, "group", lambda name: grp.getgrnam(name).gr_gid)
+    try:
+        # As root: refuse a folder others can write; in another user's folder, work as that user.
+        uid, gid = prepare_folder(params["path"], uid, gid)
+    except OAuthMailError as error:
+        fail(module, error, path=os.path.abspath(os.path.expanduser(params["path"])))
 
     if params["state"] == "absent":
         remove(module, TokenFile(params["path"], None, mode, uid, gid))
