@@ -29,6 +29,17 @@ notes:
   - This module has an action plugin of the same name, which drives the device code sign-in from the controller.
   - The device code of a pending sign-in is kept on the managed host in C(<path>.device), encrypted with the token's
     key, and removed when the sign-in ends; only the user code and the verification URL reach the controller.
+  - The token file and the files beside it (C(.bak), C(.status), C(.lock), C(.device), temporary files) are never
+    opened through a symbolic link. A link, a FIFO, a file with a second hard link or a file owned by another user
+    where one of them should be is refused (C(error_category=storage)) and left as it is. Owner and mode are set only
+    on files the module has just created, or through the descriptor of a file that passed these checks.
+  - Running as root, the module refuses a token folder that its group or others can write (the error names O(path)),
+    sticky bit or not: such a user could plant links there.
+  - Running as root with a token folder owned by another user (the C(xoauth2.mail.relay_helper) role makes the folder
+    owned by the service user), every file operation inside that folder is done as that user (its effective uid, gid
+    and groups; the real uid stays root). The files are then created owned by that user without any chown. O(owner)
+    must be that user or be left out, and O(group) one of its groups. Files outside the folder (the key file, a client
+    certificate, CA files) are read as root.
 attributes:
   action:
     description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
@@ -47,13 +58,15 @@ options:
   path:
     description:
       - Path of the token file. Its folder must exist.
+      - Running as root, the folder must not be writable by its group or others.
     type: path
     required: true
   state:
     description:
       - V(present) keeps a token valid for O(min_validity) seconds, renewing it only when needed.
       - V(refreshed) always renews the token.
-      - V(absent) removes the token file and its side files (C(.bak), C(.status), C(.lock), C(.device)).
+      - V(absent) removes the token file and its side files (C(.bak), C(.status), C(.lock), C(.device)), and
+        temporary files left by interrupted writes. A link among them is removed, never followed.
     type: str
     choices: [present, refreshed, absent]
     default: present
@@ -106,10 +119,14 @@ options:
   owner:
     description:
       - Name or ID of the user that should own the token file and its side files.
+      - When the module runs as root and the token's folder belongs to another user, the files belong to that user;
+        O(owner) must then name that user or be left out.
     type: str
   group:
     description:
       - Name or ID of the group of the token file and its side files.
+      - When the module runs as root and the token's folder belongs to another user, O(group) must be one of that
+        user's groups.
     type: str
   mode:
     description:
