@@ -242,7 +242,8 @@ class Folder:
     def exists(self, name: str) -> bool:
         """Whether the name is there (a link counts: it is only ever removed)."""
         try:
-            os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+            with acting_as(self.acting):
+                os.stat(name, dir_fd=self.fd, follow_symlinks=False)
             return True
         except FileNotFoundError:
             return False

@@ -397,19 +397,22 @@ def apply_attributes(module, token_file, changed):
         fail(module, error, path=token_file.path)
 
 
+def metadata_before_removal(token_file):
+    try:
+        envelope = token_file.read_envelope()
+    except OAuthMailError:
+        return {}  # an unreadable file is still removed when asked to
+    meta = (envelope or {}).get("meta", {})
+    return TokenRecord(meta=meta).public_view(time.time()) if meta else {}
+
+
 def remove(module, token_file):
     """state=absent: the token file, every side file and leftover temp files; links are removed, not followed."""
     try:
         existing = token_file.existing_files(temps=True)
     except OAuthMailError as error:
         fail(module, error, path=token_file.path)
-    envelope = None
-    try:
-        envelope = token_file.read_envelope()
-    except OAuthMailError:
-        pass  # an unreadable file is still removed when asked to
-    meta = (envelope or {}).get("meta", {})
-    before = TokenRecord(meta=meta).public_view(time.time()) if meta else {}
+    before = metadata_before_removal(token_file)
     if existing and not module.check_mode:
         try:
             token_file.remove()

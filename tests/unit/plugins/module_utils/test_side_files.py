@@ -245,3 +245,11 @@ def test_stale_temp_files_are_removed_when_the_lock_is_taken(tmp_path, key):
         pass
     left = sorted(os.listdir(str(folder)))
     assert left == sorted(["alerts.token", "alerts.token.lock", live, other]), left
+
+
+def test_read_status_gives_well_typed_counters_to_every_reader(tmp_path):
+    # xoauth2-relay status does int(side["refreshes"]): a malformed file must not reach it as it is.
+    status = token_folder(tmp_path) / "alerts.token.status"
+    status.write_text('{"refreshes": "n/a", "failures": 2.5, "consecutive_failures": 3, "state": 7, '
+                      '"last_error": "boom", "updated_at": "soon", "note": "kept"}')
+    assert read_status(str(status)) == {"refreshes": 0, "failures": 0, "consecutive_failures": 3, "note": "kept"}
