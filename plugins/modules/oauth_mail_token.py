@@ -33,8 +33,8 @@ notes:
     opened through a symbolic link. A link, a FIFO, a file with a second hard link or a file owned by another user
     where one of them should be is refused (C(error_category=storage)) and left as it is. Owner and mode are set only
     on files the module has just created, or through the descriptor of a file that passed these checks.
-  - Running as root, the module refuses a token folder that its group or others can write (the error names O(path)),
-    sticky bit or not: such a user could plant links there.
+  - Running as root, the module refuses a token folder that its group or others can write, sticky bit or not, because
+    such a user could plant links there. The error names O(path).
   - Running as root with a token folder owned by another user (the C(xoauth2.mail.relay_helper) role makes the folder
     owned by the service user), every file operation inside that folder is done as that user (its effective uid, gid
     and groups; the real uid stays root). The files are then created owned by that user without any chown. O(owner)
@@ -443,7 +443,7 @@ def main():
         # As root: refuse a folder others can write; in another user's folder, work as that user.
         uid, gid = prepare_folder(params["path"], uid, gid)
     except OAuthMailError as error:
-        fail(module, error, path=os.path.abspath(os.path.expanduser(params["path"])))
+        fail(module, error, path=os.path.abspath(params["path"]))
 
     if params["state"] == "absent":
         remove(module, TokenFile(params["path"], None, mode, uid, gid))
