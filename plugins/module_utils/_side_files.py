@@ -296,11 +296,10 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def with_folder(file_path: str, action: Callable[[Folder, str], object], owner: Optional[int] = None,
-                missing: Optional[object] = None, missing_folder_ok: bool = False):
-    """Run ``action(folder, name)`` for ``file_path``; ``missing`` when its folder does not exist and that is ok."""
+def _in_folder(file_path: str, action: Callable[[Folder, str], object], owner: Optional[int], missing: object):
+    """``action(folder, name)`` for ``file_path``, or ``missing`` when its folder does not exist."""
     folder_path, name = os.path.split(os.path.abspath(file_path))
-    if missing_folder_ok and not os.path.isdir(folder_path):
+    if not os.path.isdir(folder_path):
         return missing
     with Folder(folder_path, owner) as folder:
         return action(folder, name)
@@ -308,9 +307,9 @@ def with_folder(file_path: str, action: Callable[[Folder, str], object], owner: 
 
 def read_file(file_path: str, what: str, owner: Optional[int] = None, limit: Optional[int] = None) -> Optional[bytes]:
     """The content of a file beside a token, checked; None when it (or its folder) is not there."""
-    return with_folder(file_path, lambda folder, name: folder.read(name, what, limit), owner, missing_folder_ok=True)
+    return _in_folder(file_path, lambda folder, name: folder.read(name, what, limit), owner, None)
 
 
 def remove_file(file_path: str) -> bool:
     """Remove a file beside a token (a link is removed, not followed); True when it was there."""
-    return bool(with_folder(file_path, lambda folder, name: folder.unlink(name), missing=False, missing_folder_ok=True))
+    return bool(_in_folder(file_path, lambda folder, name: folder.unlink(name), None, False))
