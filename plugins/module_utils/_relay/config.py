@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from .._crypto import read_key_file
+from .._dependencies import MissingDependency, require
 from .._errors import OAuthMailError
 from .secrets import SecretVerifier, parse_hash
 
@@ -241,6 +242,13 @@ def _account(data, index, default_min_validity, seen_names, seen_users) -> Accou
     except OAuthMailError as exc:
         raise ConfigError(where + ".key_file", exc.message)
     key, previous_keys = keys[0], keys[1:]
+    try:
+        # the keys open nothing without cryptography, and renewals need requests: say so at load
+        for library in ("cryptography", "requests"):
+            require(library)
+    except MissingDependency as exc:
+        raise ConfigError(where + ".key_file", "the token file cannot be used: %s is needed, %s"
+                          % (exc.requirement, exc.reason))
     provider_ca = _str(data, "provider_ca_file", where)
     if provider_ca:
         provider_ca = _readable(provider_ca, where + ".provider_ca_file")

@@ -140,3 +140,17 @@ def test_status_survives_a_malformed_status_side_file(tmp_path, keys):
         json.dump({"refreshes": "n/a", "failures": [], "last_success_at": "yesterday", "last_error": "x"}, handle)
     info, code = account_status(account)
     assert (info["state"], code, info["refreshes"], info["failures"]) == ("valid", 0, 0, 0)
+
+
+def test_a_vulnerable_pip_release_stops_the_relay_at_load(tmp_path, keys, monkeypatch):
+    import sys
+    import types
+    from ansible_collections.xoauth2.mail.plugins.module_utils import _dependencies
+    old = types.ModuleType("requests")
+    old.__version__ = "2.31.0"
+    monkeypatch.setitem(sys.modules, "requests", old)
+    monkeypatch.setattr(_dependencies, "_loaded", {})
+    with pytest.raises(ConfigError) as error:
+        config(tmp_path)
+    assert error.value.key == "accounts[0].key_file"
+    assert "requests>=2.32.4" in str(error.value) and "requests 2.31.0" in str(error.value)
