@@ -57,6 +57,29 @@ def account_status(account, now: float = None) -> Tuple[Dict[str, Any], int]:
 
 def _assess(account, token_file: TokenFile, now: float) -> Tuple[Dict[str, Any], int]:
     side = read_status(token_file.status_path)
+    info = _side_info(account, side)
+    try:
+        record = token_file.read()
+    except OAuthMailError as exc:
+        info.update(state="error", message=str(exc))
+        return info, CRITICAL
+    if record is None:
+        info.update(state="error", message="no token file at %s: create it with xoauth2.mail.oauth_mail_token"
+                    % account.token_file)
+        return info, CRITICAL
+    old_key = token_file.previous_key_id(record)
+    info.update(key="previous" if old_key else "current", key_id=old_key or key_id(token_file.key))
+    meta = record.meta
+    info.update(username=account.username or meta.get("username"), provider=meta.get("provider"),
+                flow=meta.get("flow"), expires_at=iso_utc(meta.get("expires_at")),
+                expires_in=int(record.seconds_left(now)), has_refresh_token=bool(record.refresh_token))
+    if not info["last_refresh"]:
+        info["last_refresh"] = iso_utc(meta.get("updated_at"))
+    return _token_state(account, record, side, info, now)
+
+
+def _side_info(account, side: Dict[str, Any]) -> Dict[str, Any]:
+    """What the advisory .status file says; malformed values are left out, never fatal."""
     info: Dict[str, Any] = {
         "account": account.name,
         "token_file": account.token_file,
@@ -70,24 +93,13 @@ def _assess(account, token_file: TokenFile, now: float) -> Tuple[Dict[str, Any],
         info["last_error"] = {k: error.get(k) for k in ("error_category", "error_code", "message")
                               if error.get(k) is not None}
         info["last_error"]["at"] = _when(error.get("at"))
-    try:
-        record = token_file.read()
-    except OAuthMailError as exc:
-        info.update(state="error", message=str(exc))
-        return info, CRITICAL
-    if record is None:
-        info.update(state="error", message="no token file at %s: create it with xoauth2.mail.oauth_mail_token"
-                    % account.token_file)
-        return info, CRITICAL
-    old_key = token_file.previous_key_id(record)
-    info.update(key="previous" if old_key else "current", key_id=old_key or key_id(token_file.key))
-    seconds = int(record.seconds_left(now))
+    return info
+
+
+def _token_state(account, record, side: Dict[str, Any], info: Dict[str, Any],
+                 now: float) -> Tuple[Dict[str, Any], int]:
+    seconds = info["expires_in"]
     meta = record.meta
-    info.update(username=account.username or meta.get("username"), provider=meta.get("provider"),
-                flow=meta.get("flow"), expires_at=iso_utc(meta.get("expires_at")), expires_in=seconds,
-                has_refresh_token=bool(record.refresh_token))
-    if not info["last_refresh"]:
-        info["last_refresh"] = iso_utc(meta.get("updated_at"))
     renewable = bool(record.refresh_token) or meta.get("flow") == "client_credentials"
     if side.get("state") == "needs_reauth" and info["consecutive_failures"]:
         info.update(state="needs_reauth",
