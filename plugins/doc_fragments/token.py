@@ -118,7 +118,7 @@ notes:
     provider's error code; no message ever contains a token or secret.
   - A token file is never deleted or overwritten because it could not be read or renewed.
 requirements:
-  - cryptography >= 44.0.1 (older releases installed with pip are refused: known vulnerabilities)
+  - cryptography >= 44.0.1 (older releases installed with pip are refused, they have known vulnerabilities)
   - msal >= 1.28 (provider V(microsoft), only when a token is renewed)
   - requests >= 2.32.4 (only when a token is renewed; older releases installed with pip are refused)
 """

@@ -138,8 +138,7 @@ class TokenFile:
                 return candidate
         previous = ""
         if self.previous_keys:
-            previous = " nor any of the %d previous key(s) (ids %s)" % (
-                len(self.previous_keys), ", ".join(key_id(k) for k in self.previous_keys))
+            previous = "; the previous keys given have ids %s" % ", ".join(key_id(k) for k in self.previous_keys)
         raise StorageError(
             "Token file %s was encrypted with a different key (key id %s; the given key has id %s%s). "
             "Check encryption_key or encryption_key_file. The file was left as it is."

@@ -29,8 +29,9 @@ notes:
   - This module has an action plugin of the same name, which drives the device code sign-in from the controller.
   - The device code of a pending sign-in is kept on the managed host in C(<path>.device), encrypted with the token's
     key, and removed when the sign-in ends; only the user code and the verification URL reach the controller.
-  - During a key rotation (O(previous_encryption_keys)) the C(.device) file is not re-sealed: it lives for one
-    sign-in only, and the next sign-in writes it with the current key. C(<path>.bak) is re-sealed with the token.
+  - During a key rotation (O(previous_encryption_keys)) the C(.device) file is not re-sealed, since it lives for
+    one sign-in only and the next sign-in writes it with the current key. C(<path>.bak) is re-sealed with the
+    token.
 attributes:
   action:
     description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
@@ -104,7 +105,7 @@ options:
     description:
       - Return the access token as RV(access_token). Avoid it unless a later task needs the token itself.
       - The token is then part of the task's result, which Ansible shows with C(-v) and hands to callbacks and
-        logs. Set C(no_log: true) on the task (see the examples); without it the module warns.
+        logs. Set C(no_log) to C(true) on the task (see the examples); without it the module warns.
     type: bool
     default: false
   owner:
