@@ -69,7 +69,21 @@ options:
   encryption_key_file:
     description:
       - Path to a file that holds the base64 key (see O(encryption_key)). Relative to the host that reads the token.
+      - During a key rotation the file may hold several keys, one per line; the first is the current key, the
+        others are previous keys (as O(previous_encryption_keys)). Blank lines and lines starting with C(#) are
+        ignored.
     type: path
+  previous_encryption_keys:
+    description:
+      - Keys that encrypted token files before the current key (O(encryption_key) or the first key of
+        O(encryption_key_file)), as base64 text, for a key rotation.
+      - A token file sealed with one of them is read and re-sealed with the current key, atomically and under the
+        token's lock, without any request to the identity provider (C(action=rekeyed), C(changed=true)). A token
+        that must be renewed anyway is written with the current key by the renewal.
+      - A file sealed with none of the keys fails as before and is left as it is.
+      - See the rotation runbook in docs/encryption-key.md.
+    type: list
+    elements: str
   min_validity:
     description:
       - Seconds the access token must still be valid for; a token expiring sooner is renewed.
@@ -104,7 +118,7 @@ notes:
     provider's error code; no message ever contains a token or secret.
   - A token file is never deleted or overwritten because it could not be read or renewed.
 requirements:
-  - cryptography
+  - cryptography >= 44.0.1 (older releases installed with pip are refused, they have known vulnerabilities)
   - msal >= 1.28 (provider V(microsoft), only when a token is renewed)
-  - requests (only when a token is renewed)
+  - requests >= 2.32.4 (only when a token is renewed; older releases installed with pip are refused)
 """

@@ -45,6 +45,9 @@ options:
         key: encryption_key_file
     vars:
       - name: xoauth2_mail_encryption_key_file
+  previous_encryption_keys:
+    vars:
+      - name: xoauth2_mail_previous_encryption_keys
   min_validity:
     env:
       - name: XOAUTH2_MAIL_MIN_VALIDITY

@@ -16,6 +16,9 @@ description:
     module writes. Relative paths are searched like the C(file) lookup does (the play's and role's C(files/) folders).
     A token that expires within O(min_validity) is refreshed with the refresh token or client credential sealed in
     the file, and the rotated refresh token is saved.
+  - With O(previous_encryption_keys) (or previous keys in O(encryption_key_file)), a token file sealed with a
+    previous key is re-sealed with the current key the first time it is looked up, without any request to the
+    identity provider.
   - Without terms, a token is acquired with client credentials from the options (O(provider), O(client_id),
     O(client_secret), ...) and cached in an encrypted file in O(cache_dir), so that a play with many lookups asks
     the identity provider once per token lifetime.
@@ -127,7 +130,7 @@ _raw:
 
 import os
 import time
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 from ansible import constants as C
 from ansible.errors import AnsibleLookupError
@@ -144,7 +147,7 @@ from ansible_collections.xoauth2.mail.plugins.module_utils._errors import (
 )
 from ansible_collections.xoauth2.mail.plugins.module_utils._options import (
     getter_from_plugin,
-    key_from_options,
+    keys_from_options,
     settings_from_options,
 )
 from ansible_collections.xoauth2.mail.plugins.module_utils._session import TokenSession
@@ -169,20 +172,20 @@ display = Display()
 #   costs more than everything else on the valid-token path;
 # - the record last found valid per (file, key, options): when the file gives
 #   back the very same record, only its expiry needs checking again.
-_TOKEN_FILES: Dict[Tuple[str, str], TokenFile] = {}
+_TOKEN_FILES: Dict[Tuple[str, str, Tuple[str, ...]], TokenFile] = {}
 _OPTIONS: Dict[str, Tuple[Dict[str, Any], Dict[str, Any]]] = {}
 _KEPT: Dict[Tuple[str, str, str], TokenRecord] = {}
 _SOURCES: Dict[str, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {}
 CACHE_LIMIT = 256
 
 
-def _token_file(path: str, key: bytes) -> TokenFile:
-    slot = (path, key_id(key))
+def _token_file(path: str, key: bytes, previous: Sequence[bytes] = ()) -> TokenFile:
+    slot = (path, key_id(key), tuple(key_id(k) for k in previous))
     token_file = _TOKEN_FILES.get(slot)
     if token_file is None:
         if len(_TOKEN_FILES) >= CACHE_LIMIT:
             _TOKEN_FILES.clear()
-        token_file = _TOKEN_FILES[slot] = TokenFile(path, key)
+        token_file = _TOKEN_FILES[slot] = TokenFile(path, key, previous_keys=previous)
     return token_file
 
 
@@ -251,8 +254,8 @@ class LookupModule(LookupBase):
     def _from_file(self, term, variables, get, signature) -> str:
         path = self.find_file_in_search_path(variables, "files", term, ignore_missing=True)
         path = os.path.abspath(os.path.expanduser(path or term))
-        key = key_from_options(get)
-        token_file = _token_file(path, key)
+        key, previous = keys_from_options(get)
+        token_file = _token_file(path, key, previous)
         slot = (path, key_id(key), signature) if signature is not None else None
         if slot is not None and slot in _KEPT:
             record = token_file.read()
@@ -280,7 +283,8 @@ class LookupModule(LookupBase):
         identity = settings.resolved().identity()
         folder = ensure_cache_dir(get("cache_dir"))
         if get("encryption_key") or get("encryption_key_file"):
-            key = key_from_options(get)
+            # The cache file's name depends on the key: a new key starts a new cache entry, nothing to re-seal.
+            key = keys_from_options(get)[0]
         else:
             key = cache_key(folder)
         token_file = _token_file(os.path.join(folder, cache_file_name(identity, key)), key)

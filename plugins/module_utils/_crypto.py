@@ -11,7 +11,7 @@ import binascii
 import hashlib
 import hmac
 import os
-from typing import Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from ._dependencies import aesgcm_class
 from ._errors import ConfigurationError, StorageError
@@ -38,25 +38,76 @@ def decode_key(text: str, option: str) -> bytes:
     return key
 
 
-def load_key(key_text: Optional[str], key_file: Optional[str]) -> bytes:
-    """The key from exactly one of ``encryption_key`` or ``encryption_key_file``."""
+def decode_key_file_text(text: str, option: str) -> List[bytes]:
+    """The keys of a key file: the current key first, then previous keys (key rotation).
+
+    One base64 key per line; blank lines and lines starting with ``#`` are
+    ignored. A file whose whole text is one key (even wrapped over lines, as
+    before key rotation existed) reads as that one key.
+    """
+    try:
+        return [decode_key(text, option)]
+    except ConfigurationError:
+        pass
+    lines = [(number, line.strip()) for number, line in enumerate(text.splitlines(), 1)]
+    keys = [decode_key(line, "%s line %d" % (option, number))
+            for number, line in lines if line and not line.startswith("#")]
+    if not keys:
+        raise ConfigurationError("%s is empty." % option, option=option)
+    return _unique(keys)
+
+
+def _unique(keys: Sequence[bytes]) -> List[bytes]:
+    result: List[bytes] = []
+    for key in keys:
+        if key not in result:
+            result.append(key)
+    return result
+
+
+def read_key_file(key_file: str) -> List[bytes]:
+    """The keys in ``encryption_key_file``: current first, then previous ones."""
+    path = os.path.expanduser(key_file)
+    try:
+        with open(path, "r") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise ConfigurationError(
+            "encryption_key_file %s cannot be read: %s" % (path, exc.strerror or exc),
+            option="encryption_key_file")
+    return decode_key_file_text(text, "encryption_key_file (%s)" % path)
+
+
+def load_keys(key_text: Optional[str], key_file: Optional[str],
+              previous_texts: Optional[Sequence[str]] = None) -> Tuple[bytes, List[bytes]]:
+    """The current key and the previous keys that may still open older files.
+
+    The current key comes from exactly one of ``encryption_key`` or the first
+    key of ``encryption_key_file``; previous keys are the file's other keys
+    followed by ``previous_encryption_keys``.
+    """
     if key_text and key_file:
         raise ConfigurationError(
             "encryption_key and encryption_key_file are mutually exclusive; give one.", option="encryption_key")
     if key_text:
-        return decode_key(key_text, "encryption_key")
-    if key_file:
-        path = os.path.expanduser(key_file)
-        try:
-            with open(path, "r") as handle:
-                text = handle.read()
-        except OSError as exc:
+        keys = [decode_key(key_text, "encryption_key")]
+    elif key_file:
+        keys = read_key_file(key_file)
+    else:
+        raise ConfigurationError(
+            "One of encryption_key or encryption_key_file is required.", option="encryption_key")
+    for index, text in enumerate(previous_texts or ()):
+        if not isinstance(text, str):
             raise ConfigurationError(
-                "encryption_key_file %s cannot be read: %s" % (path, exc.strerror or exc),
-                option="encryption_key_file")
-        return decode_key(text, "encryption_key_file (%s)" % path)
-    raise ConfigurationError(
-        "One of encryption_key or encryption_key_file is required.", option="encryption_key")
+                "previous_encryption_keys[%d] must be base64 text." % index, option="previous_encryption_keys")
+        keys.append(decode_key(text, "previous_encryption_keys[%d]" % index))
+    keys = _unique(keys)
+    return keys[0], keys[1:]
+
+
+def load_key(key_text: Optional[str], key_file: Optional[str]) -> bytes:
+    """The current key from exactly one of ``encryption_key`` or ``encryption_key_file``."""
+    return load_keys(key_text, key_file)[0]
 
 
 def key_id(key: bytes) -> str:

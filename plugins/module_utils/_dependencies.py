@@ -8,6 +8,12 @@ Imports are lazy: the no-change path of the module only needs
 ``cryptography``; ``msal`` and ``requests`` are loaded when a request to the
 identity provider is really made. Adapters turn ``MissingDependency`` into
 ``missing_required_lib(...)`` (Ansible) or a plain message (relay helper).
+
+Two kinds of minimum versions: one a feature needs (msal 1.28 for any OIDC
+issuer), always enforced; and one below which the library has known
+vulnerabilities, enforced for libraries installed with pip. A library from
+the operating system's packages (no pip ``INSTALLER`` record) is accepted at
+its version: distributions backport fixes without changing the version.
 """
 
 from __future__ import annotations
@@ -17,14 +23,25 @@ import traceback
 from types import ModuleType
 from typing import Dict, Optional, Tuple
 
-# import name -> (requirement for pip, minimum version or None)
+# import name -> (requirement for pip, minimum version a feature needs, or None)
 LIBRARIES: Dict[str, Tuple[str, Optional[Tuple[int, ...]]]] = {
-    "cryptography": ("cryptography", None),
-    "requests": ("requests", None),
+    "cryptography": ("cryptography>=44.0.1", None),
+    "requests": ("requests>=2.32.4", None),
     # oidc_authority (any OIDC issuer, e.g. a test provider) needs 1.28.
     "msal": ("msal>=1.28", (1, 28)),
     "imapclient": ("imapclient", None),
 }
+
+# import name -> (oldest release without known vulnerabilities, why); keep in step with requirements.txt
+# and roles/relay_helper/files/constraints.txt.
+SECURITY_MINIMUMS: Dict[str, Tuple[Tuple[int, ...], str]] = {
+    # 44.0.1: the OpenSSL in its wheels fixes CVE-2024-12797; older series get no fixes at all
+    "cryptography": ((44, 0, 1), "older releases get no security fixes (CVE-2024-12797 and earlier)"),
+    # 2.32.4: CVE-2024-47081 (.netrc credentials sent to the wrong host); 2.32.0: CVE-2024-35195
+    "requests": ((2, 32, 4), "older releases leak credentials (CVE-2024-47081, CVE-2024-35195)"),
+}
+# INSTALLER records of operating system package managers (Debian's packages have none at all).
+OS_INSTALLERS = ("", "rpm", "debian", "dpkg", "apk")
 
 
 class MissingDependency(Exception):
@@ -51,6 +68,28 @@ def _version_tuple(text: str) -> Tuple[int, ...]:
     return tuple(parts)
 
 
+def _installer(library: str) -> str:
+    """Who installed ``library`` (pip writes ``pip``); empty when unknown."""
+    try:
+        from importlib import metadata  # Python 3.8+
+        return (metadata.distribution(library).read_text("INSTALLER") or "").strip().lower()
+    except Exception:  # no metadata at all: an OS package or a copy; the version is all we know
+        return ""
+
+
+def _check_version(library: str, module: ModuleType, requirement: str, minimum: Optional[Tuple[int, ...]]) -> None:
+    text = str(getattr(module, "__version__", "0"))
+    version = _version_tuple(text)
+    # The reasons complete Ansible's "This is required ..." of missing_required_lib.
+    if minimum is not None and version < minimum:
+        raise MissingDependency(library, requirement, "because %s %s is installed and %s or newer is needed"
+                                % (library, text, ".".join(str(n) for n in minimum)))
+    secure, why = SECURITY_MINIMUMS.get(library, ((), ""))
+    if version < secure and _installer(library) not in OS_INSTALLERS:
+        raise MissingDependency(library, requirement, "because %s %s is installed with pip and %s or newer is "
+                                "needed (%s)" % (library, text, ".".join(str(n) for n in secure), why))
+
+
 def require(library: str) -> ModuleType:
     """Import ``library`` or raise ``MissingDependency`` with an install hint."""
     if library in _loaded:
@@ -60,11 +99,7 @@ def require(library: str) -> ModuleType:
         module = importlib.import_module(library)
     except ImportError:
         raise MissingDependency(library, requirement, "not installed", traceback.format_exc())
-    if minimum is not None:
-        version = _version_tuple(getattr(module, "__version__", "0"))
-        if version < minimum:
-            raise MissingDependency(
-                library, requirement, "found version %s" % getattr(module, "__version__", "unknown"))
+    _check_version(library, module, requirement, minimum)
     _loaded[library] = module
     return module
 

@@ -12,9 +12,9 @@ receives the same ``TokenSettings`` from ``module.params`` or ``get_option``.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, List, Tuple
 
-from ._crypto import load_key
+from ._crypto import load_key, load_keys
 from ._errors import ConfigurationError
 from ._settings import FLOWS, PROVIDERS, TokenSettings
 
@@ -32,6 +32,7 @@ TOKEN_ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
     "scopes": {"type": "list", "elements": "str"},
     "encryption_key": {"type": "str", "no_log": True},
     "encryption_key_file": {"type": "path", "no_log": False},
+    "previous_encryption_keys": {"type": "list", "elements": "str", "no_log": True},
     "min_validity": {"type": "int", "default": 600},
     "validate_certs": {"type": "bool", "default": True},
     "ca_path": {"type": "path"},
@@ -78,4 +79,13 @@ def settings_from_options(get: OptionGetter) -> TokenSettings:
 
 
 def key_from_options(get: OptionGetter) -> bytes:
+    """The current key only (readers that never re-seal a file)."""
     return load_key(get("encryption_key"), get("encryption_key_file"))
+
+
+def keys_from_options(get: OptionGetter) -> Tuple[bytes, List[bytes]]:
+    """The current key and the previous keys (the key file's later lines, then previous_encryption_keys)."""
+    previous = get("previous_encryption_keys")
+    if isinstance(previous, str):
+        previous = [previous]
+    return load_keys(get("encryption_key"), get("encryption_key_file"), previous or None)

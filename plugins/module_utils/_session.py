@@ -7,6 +7,10 @@
 The decision is made twice: first without the lock (the common no-change path
 needs no lock, no network and no msal), then again after the lock is taken,
 because another process may have refreshed the token while this one waited.
+
+Key rotation: a file sealed with one of the token file's previous keys is
+re-sealed with the current key (``rekeyed``), under the lock and without any
+request to the identity provider; a renewal due anyway writes the current key.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
+from ._crypto import key_id
 from ._errors import ConfigurationError, OAuthMailError, ReauthRequired, StorageError
 from ._retry import with_retries
 from ._settings import DELEGATED_FLOWS, TokenSettings
@@ -27,6 +32,7 @@ from ._token_record import TokenGrant, TokenRecord
 KEEP = "none"
 REFRESH = "refreshed"
 ACQUIRE = "acquired"
+REKEY = "rekeyed"
 # A lock holder is bounded by its own timeout; wait a little longer than that.
 LOCK_GRACE = 10.0
 
@@ -63,11 +69,14 @@ class TokenSession:
         token_file: TokenFile,
         provider_factory: Optional[Callable[..., Any]] = None,
         clock: Callable[[], float] = time.time,
+        rekey: bool = True,
     ) -> None:
         self.settings = settings
         self.token_file = token_file
         self.provider_factory = provider_factory
         self.clock = clock
+        # False: a file on a previous key is read as it is and re-sealed only by its next renewal.
+        self.rekey = rekey
 
     # -- decisions (no network) --------------------------------------------------
 
@@ -144,7 +153,7 @@ class TokenSession:
             if not check_mode:
                 self._record_failure(error)
             raise
-        decision = self.decide(before, min_validity, force)
+        decision = self._with_key_change(self.decide(before, min_validity, force), before)
         if decision.action == KEEP or check_mode:
             return self._outcome(decision, before, before)
         timeout = float(self.settings.timeout)
@@ -152,11 +161,43 @@ class TokenSession:
             current = self.token_file.read()
             if current is not None and (before is None or current.meta.get("generation") != before.meta.get("generation")):
                 # Someone else wrote the file while we waited: decide again, without forcing.
-                decision = self.decide(current, min_validity, force=False)
+                decision = self._with_key_change(self.decide(current, min_validity, force=False), current)
                 if decision.action == KEEP:
                     decision.reason = "another process renewed the token"
                     return self._outcome(decision, current, current)
+            if decision.action == REKEY:
+                return self._rekey(decision, current)
             return self._renew(decision, current, min_validity)
+
+    def _with_key_change(self, decision: Decision, record: Optional[TokenRecord]) -> Decision:
+        """A token kept but sealed with a previous key is re-sealed; a renewal says it changes the key."""
+        old_id = self.token_file.previous_key_id(record)
+        if old_id is None:
+            return decision
+        if decision.action != KEEP:
+            decision.reason += "; written with the current key (the file was sealed with previous key %s)" % old_id
+            return decision
+        if not self.rekey:
+            return decision
+        return Decision(REKEY, "the token file is sealed with previous key %s; re-sealed with the current key %s "
+                        "(%s)" % (old_id, key_id(self.token_file.key), decision.reason))
+
+    def _rekey(self, decision: Decision, current: Optional[TokenRecord]) -> Outcome:
+        """Write the same token with the current key: no request to the identity provider."""
+        if self.token_file.previous_key_id(current) is None:
+            return self._outcome(Decision(KEEP, "another process re-sealed the token file"), current, current)
+        record = TokenRecord(meta=dict(current.meta), secrets=dict(current.secrets))
+        # A new generation: anyone holding the old record notices the file changed.
+        record.meta["generation"] = int(current.meta.get("generation") or 0) + 1
+        self._write(record, current)
+        return self._outcome(decision, current, record)
+
+    def _write(self, record: TokenRecord, current: Optional[TokenRecord]) -> None:
+        self.token_file.replace(record)
+        if self.token_file.previous_key_id(current) is not None:
+            # .bak now holds the replaced file, readable with the previous key only; replace once more
+            # so that .bak is this record under the current key and no copy needs the retired key.
+            self.token_file.replace(record)
 
     def _renew(self, decision: Decision, current: Optional[TokenRecord], min_validity: float) -> Outcome:
         settings = self.resolved
@@ -212,7 +253,7 @@ class TokenSession:
         if settings.flow == "refresh_token" and decision.action == ACQUIRE and settings.refresh_token:
             record.secrets["seed_sha256"] = _digest(settings.refresh_token)
         # The rotated refresh token is on disk before anyone is told of success.
-        self.token_file.replace(record)
+        self._write(record, current)
         # The status file is advisory: a problem with it is a warning, never a failure of a saved renewal.
         status_problem = record_success(self.token_file.status_path, self.token_file.mode, self.token_file.uid,
                                         self.token_file.gid, decision.action)

@@ -24,7 +24,7 @@ import base64
 import binascii
 import json
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 from ._atomic_write import write_atomic
 from ._crypto import key_id, seal, unseal
@@ -53,9 +53,15 @@ class TokenFile:
         mode: int = 0o600,
         uid: Optional[int] = None,
         gid: Optional[int] = None,
+        previous_keys: Sequence[bytes] = (),
     ) -> None:
         self.path = os.path.abspath(os.path.expanduser(path))
         self.key = key
+        # Keys of a rotation in progress: they open older files; writes always use ``key``.
+        self.previous_keys = [k for k in previous_keys if k != key]
+        # The last record opened with a previous key, and that key's id (see previous_key_id).
+        self._old_key_record: Optional[TokenRecord] = None
+        self._old_key_id: Optional[str] = None
         self.mode = mode
         self.uid = uid
         self.gid = gid
@@ -130,13 +136,31 @@ class TokenFile:
             raise StorageError("No encryption key was given for %s." % self.path)
         return self.key
 
-    def _decrypt(self, envelope: Dict[str, Any]) -> TokenRecord:
+    def _key_for(self, envelope: Dict[str, Any]) -> bytes:
+        """The current or previous key whose id the file names; else the 'different key' error."""
         key = self._require_key()
-        if envelope.get("key_id") != key_id(key):
-            raise StorageError(
-                "Token file %s was encrypted with a different key (key id %s; the given key has id %s). "
-                "Check encryption_key or encryption_key_file. The file was left as it is."
-                % (self.path, envelope.get("key_id"), key_id(key)))
+        for candidate in [key] + self.previous_keys:
+            if envelope.get("key_id") == key_id(candidate):
+                return candidate
+        previous = ""
+        if self.previous_keys:
+            previous = "; the previous keys given have ids %s" % ", ".join(key_id(k) for k in self.previous_keys)
+        raise StorageError(
+            "Token file %s was encrypted with a different key (key id %s; the given key has id %s%s). "
+            "Check encryption_key or encryption_key_file. The file was left as it is."
+            % (self.path, envelope.get("key_id"), key_id(key), previous))
+
+    def previous_key_id(self, record: Optional[TokenRecord]) -> Optional[str]:
+        """The id of the previous key ``record`` was sealed with, or None when it is on the current key.
+
+        Only records this object read are known; a record it wrote is on the current key.
+        """
+        if record is not None and record is self._old_key_record:
+            return self._old_key_id
+        return None
+
+    def _decrypt(self, envelope: Dict[str, Any]) -> TokenRecord:
+        key = self._key_for(envelope)
         try:
             nonce = base64.b64decode(envelope["nonce"], validate=True)
             ciphertext = base64.b64decode(envelope["ciphertext"], validate=True)
@@ -144,7 +168,10 @@ class TokenFile:
             raise StorageError("%s is damaged: its sealed part is not readable. It was left as it is." % self.path)
         plaintext = unseal(key, nonce, ciphertext, self._associated(envelope), self.path)
         secrets = json.loads(plaintext.decode("utf-8"))
-        return TokenRecord(meta=dict(envelope["meta"]), secrets=secrets)
+        record = TokenRecord(meta=dict(envelope["meta"]), secrets=secrets)
+        old = key != self.key
+        self._old_key_record, self._old_key_id = (record, key_id(key)) if old else (None, None)
+        return record
 
     @staticmethod
     def _associated(envelope: Dict[str, Any]) -> bytes:

@@ -40,6 +40,9 @@ notes:
     and groups; the real uid stays root). The files are then created owned by that user without any chown. O(owner)
     must be that user or be left out, and O(group) one of its groups. Files outside the folder (the key file, a client
     certificate, CA files) are read as root.
+  - During a key rotation (O(previous_encryption_keys)) the C(.device) file is not re-sealed, since it lives for
+    one sign-in only and the next sign-in writes it with the current key. C(<path>.bak) is re-sealed with the
+    token.
 attributes:
   action:
     description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
@@ -114,6 +117,8 @@ options:
   return_token:
     description:
       - Return the access token as RV(access_token). Avoid it unless a later task needs the token itself.
+      - The token is then part of the task's result, which Ansible shows with C(-v) and hands to callbacks and
+        logs. Set C(no_log) to C(true) on the task (see the examples); without it the module warns.
     type: bool
     default: false
   owner:
@@ -197,6 +202,21 @@ EXAMPLES = r"""
     encryption_key_file: /etc/xoauth2/token.key
     device_code_timeout: 600
 
+- name: Hand the access token to a later task, kept out of the output
+  xoauth2.mail.oauth_mail_token:
+    path: /var/lib/xoauth2-relay/alerts.token
+    encryption_key: "{{ vault_token_key }}"
+    return_token: true
+  register: alerts_token
+  no_log: true
+
+- name: Key rotation, re-seal the file with the new key (no request to the identity provider)
+  xoauth2.mail.oauth_mail_token:
+    path: /var/lib/xoauth2-relay/alerts.token
+    encryption_key: "{{ vault_token_key_new }}"
+    previous_encryption_keys:
+      - "{{ vault_token_key }}"
+
 - name: Remove a token and its side files
   xoauth2.mail.oauth_mail_token:
     path: /var/lib/xoauth2-relay/old.token
@@ -210,10 +230,14 @@ path:
   type: str
   sample: /var/lib/xoauth2-relay/alerts.token
 action:
-  description: What was done (or would be done in check mode).
+  description:
+    - What was done (or would be done in check mode).
+    - V(rekeyed), a token file sealed with one of O(previous_encryption_keys) was re-sealed with the current key,
+      without any request to the identity provider. When the token had to be renewed too, the action is the
+      renewal's (V(refreshed) or V(acquired)) and RV(reason) says the file changed key.
   returned: always
   type: str
-  choices: [none, acquired, refreshed, removed, device_code_pending]
+  choices: [none, acquired, refreshed, rekeyed, removed, device_code_pending]
   sample: refreshed
 reason:
   description: Why the action was chosen.
@@ -323,9 +347,10 @@ from ansible_collections.xoauth2.mail.plugins.module_utils._retry import with_re
 from ansible_collections.xoauth2.mail.plugins.module_utils._options import (
     TOKEN_ARGUMENT_SPEC,
     getter_from_dict,
-    key_from_options,
+    keys_from_options,
     settings_from_options,
 )
+from ansible_collections.xoauth2.mail.plugins.module_utils._crypto import key_id
 from ansible_collections.xoauth2.mail.plugins.module_utils._session import KEEP, REFRESH, TokenSession
 from ansible_collections.xoauth2.mail.plugins.module_utils._token_file import TokenFile
 from ansible_collections.xoauth2.mail.plugins.module_utils._token_record import TokenRecord
@@ -451,7 +476,8 @@ def main():
     get = getter_from_dict(params)
     try:
         require("cryptography")
-        token_file = TokenFile(params["path"], key_from_options(get), mode, uid, gid)
+        key, previous = keys_from_options(get)
+        token_file = TokenFile(params["path"], key, mode, uid, gid, previous_keys=previous)
         session = TokenSession(settings_from_options(get), token_file, provider_factory=create_provider)
         if params["flow"] == "device_code":
             outcome = device_code(module, session, PendingStore(params["path"], token_file.key, mode, uid, gid))
@@ -472,6 +498,9 @@ def finish(module, token_file, session, outcome):
         changed = apply_attributes(module, token_file, changed)
     for warning in outcome.warnings:
         module.warn(warning)
+    if module.params["return_token"] and not module.no_log:
+        module.warn("return_token=true puts the access token into this task's result, which -v output, callbacks "
+                    "and logs show: set no_log: true on the task.")
     module.exit_json(**result(module, token_file, session, outcome, changed))
 
 
@@ -550,11 +579,17 @@ def result(module, token_file, session, outcome, changed):
                                                    "scopes", "token_type")})
         if module.params["return_token"]:
             data["access_token"] = outcome.record.access_token
-    if module.check_mode and outcome.changed:
+    if module.check_mode and outcome.action == "rekeyed":
+        after = dict(before)
+    elif module.check_mode and outcome.changed:
         after = dict(before, **{name: value for name, value in session.resolved.identity().items() if value})
         after["expires_at"] = "(new token would be %s)" % outcome.action
     else:
         after = outcome.record.public_view(now) if outcome.record else {}
+    old_key = token_file.previous_key_id(outcome.before)
+    if old_key:
+        # key ids are public (they are in the file); they show a key change in the diff
+        before["key_id"], after["key_id"] = old_key, key_id(token_file.key)
     data["diff"] = dict(before=before, after=after)
     return data
 

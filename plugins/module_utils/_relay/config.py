@@ -18,7 +18,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from .._crypto import load_key
+from .._crypto import read_key_file
+from .._dependencies import MissingDependency, require
 from .._errors import OAuthMailError
 from .secrets import SecretVerifier, parse_hash
 
@@ -57,6 +58,8 @@ class Account:
     provider_ca_file: Optional[str] = None
     min_validity: int = 600
     key: bytes = field(default=b"", repr=False)
+    # keys of a rotation in progress (the key file's lines after the first): read, never written
+    previous_keys: List[bytes] = field(default_factory=list, repr=False)
     # what decides whether a reload may keep this account's pool and token keeper
     fingerprint: Tuple = field(default=(), repr=False)
 
@@ -235,9 +238,17 @@ def _account(data, index, default_min_validity, seen_names, seen_users) -> Accou
     token_file = os.path.abspath(os.path.expanduser(_str(data, "token_file", where, required=True)))
     key_file = _readable(_str(data, "key_file", where, required=True), where + ".key_file")
     try:
-        key = load_key(None, key_file)
+        keys = read_key_file(key_file)
     except OAuthMailError as exc:
         raise ConfigError(where + ".key_file", exc.message)
+    key, previous_keys = keys[0], keys[1:]
+    try:
+        # the keys open nothing without cryptography, and renewals need requests: say so at load
+        for library in ("cryptography", "requests"):
+            require(library)
+    except MissingDependency as exc:
+        raise ConfigError(where + ".key_file", "the token file cannot be used: %s is needed, %s"
+                          % (exc.requirement, exc.reason))
     provider_ca = _str(data, "provider_ca_file", where)
     if provider_ca:
         provider_ca = _readable(provider_ca, where + ".provider_ca_file")
@@ -248,9 +259,11 @@ def _account(data, index, default_min_validity, seen_names, seen_users) -> Accou
     username = _str(data, "username", where)
     account = Account(name=name, username=username, token_file=token_file, key_file=key_file,
                       upstream=upstream, local_username=local_username, verifier=verifier,
-                      provider_ca_file=provider_ca, min_validity=min_validity, key=key)
-    account.fingerprint = (username, token_file, key, provider_ca, min_validity, upstream.host, upstream.port,
-                           upstream.security, upstream.ca_file, upstream.server_hostname)
+                      provider_ca_file=provider_ca, min_validity=min_validity, key=key,
+                      previous_keys=previous_keys)
+    account.fingerprint = (username, token_file, key, tuple(previous_keys), provider_ca, min_validity,
+                           upstream.host, upstream.port, upstream.security, upstream.ca_file,
+                           upstream.server_hostname)
     seen_names.add(name)
     seen_users.add(local_username)
     return account

@@ -12,6 +12,10 @@ cannot be renewed unattended, or the refresh token is close to the
 provider's idle limit); ``needs_reauth`` (the last renewal said the grant is
 gone: a person must sign in again); ``error`` (unreadable token file, or the
 last renewal failed).
+
+During a key rotation each account also says which key seals its token file
+(``key``: ``current`` or ``previous``, with ``key_id``), so that the old key
+is removed from ``key_file`` only once no file needs it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import time
 from typing import Any, Dict, List, Tuple
 
+from .._crypto import key_id
 from .._errors import OAuthMailError
 from .._status_file import read_status
 from .._token_file import TokenFile
@@ -29,23 +34,30 @@ OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
 REFRESH_TOKEN_WARN_AGE = 80 * 86400
 
 
+def _count(side: Dict[str, Any], name: str) -> int:
+    """A counter of the advisory .status file; anything malformed counts as 0."""
+    try:
+        return max(0, int(side.get(name) or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _when(value: Any):
+    return iso_utc(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def account_status(account, now: float = None) -> Tuple[Dict[str, Any], int]:
-    now = time.time() if now is None else now
-    token_file = TokenFile(account.token_file, account.key)
+    token_file = TokenFile(account.token_file, account.key, previous_keys=getattr(account, "previous_keys", ()))
+    info, code = _assess(account, token_file, time.time() if now is None else now)
+    if info.get("key") == "previous":
+        info["message"] = "%s; sealed with a previous key (id %s): the next renewal re-seals it, or now: " \
+            "xoauth2-relay refresh %s" % (info.get("message", ""), info["key_id"], account.name)
+    return info, code
+
+
+def _assess(account, token_file: TokenFile, now: float) -> Tuple[Dict[str, Any], int]:
     side = read_status(token_file.status_path)
-    info: Dict[str, Any] = {
-        "account": account.name,
-        "token_file": account.token_file,
-        "last_refresh": iso_utc(side.get("last_success_at")),
-        "refreshes": int(side.get("refreshes") or 0),
-        "failures": int(side.get("failures") or 0),
-        "consecutive_failures": int(side.get("consecutive_failures") or 0),
-    }
-    if side.get("last_error"):
-        error = side["last_error"]
-        info["last_error"] = {k: error.get(k) for k in ("error_category", "error_code", "message")
-                              if error.get(k) is not None}
-        info["last_error"]["at"] = iso_utc(error.get("at"))
+    info = _side_info(account, side)
     try:
         record = token_file.read()
     except OAuthMailError as exc:
@@ -55,13 +67,39 @@ def account_status(account, now: float = None) -> Tuple[Dict[str, Any], int]:
         info.update(state="error", message="no token file at %s: create it with xoauth2.mail.oauth_mail_token"
                     % account.token_file)
         return info, CRITICAL
-    seconds = int(record.seconds_left(now))
+    old_key = token_file.previous_key_id(record)
+    info.update(key="previous" if old_key else "current", key_id=old_key or key_id(token_file.key))
     meta = record.meta
     info.update(username=account.username or meta.get("username"), provider=meta.get("provider"),
-                flow=meta.get("flow"), expires_at=iso_utc(meta.get("expires_at")), expires_in=seconds,
-                has_refresh_token=bool(record.refresh_token))
+                flow=meta.get("flow"), expires_at=iso_utc(meta.get("expires_at")),
+                expires_in=int(record.seconds_left(now)), has_refresh_token=bool(record.refresh_token))
     if not info["last_refresh"]:
         info["last_refresh"] = iso_utc(meta.get("updated_at"))
+    return _token_state(account, record, side, info, now)
+
+
+def _side_info(account, side: Dict[str, Any]) -> Dict[str, Any]:
+    """What the advisory .status file says; malformed values are left out, never fatal."""
+    info: Dict[str, Any] = {
+        "account": account.name,
+        "token_file": account.token_file,
+        "last_refresh": _when(side.get("last_success_at")),
+        "refreshes": _count(side, "refreshes"),
+        "failures": _count(side, "failures"),
+        "consecutive_failures": _count(side, "consecutive_failures"),
+    }
+    error = side.get("last_error")
+    if isinstance(error, dict):
+        info["last_error"] = {k: error.get(k) for k in ("error_category", "error_code", "message")
+                              if error.get(k) is not None}
+        info["last_error"]["at"] = _when(error.get("at"))
+    return info
+
+
+def _token_state(account, record, side: Dict[str, Any], info: Dict[str, Any],
+                 now: float) -> Tuple[Dict[str, Any], int]:
+    seconds = info["expires_in"]
+    meta = record.meta
     renewable = bool(record.refresh_token) or meta.get("flow") == "client_credentials"
     if side.get("state") == "needs_reauth" and info["consecutive_failures"]:
         info.update(state="needs_reauth",

@@ -46,10 +46,14 @@ def _create_provider(settings, credential):
 
 
 def make_session(account, timeout: float, retries: int) -> TokenSession:
-    """A session that takes provider, client and scopes from the token file itself."""
+    """A session that takes provider, client and scopes from the token file itself.
+
+    During a key rotation it reads files sealed with a previous key of ``key_file`` and leaves them as they
+    are until their next renewal, which writes the current key (``status`` lists the files still on an old key).
+    """
     settings = TokenSettings(ca_path=account.provider_ca_file, timeout=timeout, retries=retries)
-    token_file = TokenFile(account.token_file, account.key)
-    return TokenSession(settings, token_file, provider_factory=_create_provider)
+    token_file = TokenFile(account.token_file, account.key, previous_keys=account.previous_keys)
+    return TokenSession(settings, token_file, provider_factory=_create_provider, rekey=False)
 
 
 class TokenKeeper:
