@@ -172,35 +172,42 @@ class Relay:
         if self.draining:
             return
         self.draining = True
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.config.timeouts.shutdown
+        deadline = asyncio.get_running_loop().time() + self.config.timeouts.shutdown
         if self.server is not None:
             self.server.close()
         for keeper in self.keepers.values():
             keeper.close()  # sessions waiting for a renewal get 421 now
-        for session in list(self.sessions):
-            if session.idle:  # between transactions: tell it now
-                await session._say_and_close("421 4.3.2 %s Service shutting down" % self.config.hostname)
-        while self.sessions and loop.time() < deadline:
-            await asyncio.sleep(0.05)
-        for session in list(self.sessions):
-            log.warning("session_aborted", session=session.id, reason="shutdown timeout")
-            session.stream.abort()
+        await self._drain_sessions(deadline)
         for task in self._tasks:
             task.cancel()
         for name in list(self.pools):
             await self._retire(name)
         if self.config.metrics_file:
             self._write_metrics()
-        # a renewal already running may still be saving a rotated refresh token: give it what is left
-        while self.executor.busy and loop.time() < deadline:
-            await asyncio.sleep(0.05)
-        if self.executor.busy:
-            log.warning("token_renewal_abandoned", reason="shutdown timeout")
+        await self._let_renewals_finish(deadline)
         self.executor.shutdown(wait=False)
         self.hash_executor.shutdown(wait=False, cancel_futures=True)
         log.info("stopped")
         self._stopped.set()
+
+    async def _drain_sessions(self, deadline: float) -> None:
+        for session in list(self.sessions):
+            if session.idle:  # between transactions: tell it now
+                await session._say_and_close("421 4.3.2 %s Service shutting down" % self.config.hostname)
+        loop = asyncio.get_running_loop()
+        while self.sessions and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        for session in list(self.sessions):
+            log.warning("session_aborted", session=session.id, reason="shutdown timeout")
+            session.stream.abort()
+
+    async def _let_renewals_finish(self, deadline: float) -> None:
+        """A renewal already running may be saving a rotated refresh token: give it what is left."""
+        loop = asyncio.get_running_loop()
+        while self.executor.busy and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        if self.executor.busy:
+            log.warning("token_renewal_abandoned", reason="shutdown timeout")
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()

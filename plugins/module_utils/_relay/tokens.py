@@ -144,16 +144,7 @@ class TokenKeeper:
 
     async def _renew(self, force: bool, reason: Optional[str] = None, ahead: float = 0.0) -> TokenRecord:
         if self.last_error is not None and self.clock() - self._failed_at < self.retry_backoff:
-            # Still backing off; but pick up a token renewed by someone else (module, CLI).
-            try:
-                record = await self._blocking(self.session.token_file.read)
-            except OAuthMailError:
-                record = None
-            if self._fresh(record) and (self.record is None or record.access_token != self.record.access_token):
-                self.record, self.last_error = record, None
-                log.info("token_reloaded", account=self.name, expires_in=int(record.seconds_left(self.clock())))
-                return record
-            raise self.last_error
+            return await self._while_backing_off()
         started = time.monotonic()
         try:
             outcome = await self._blocking(lambda: self.session.ensure_valid(self.min_validity + ahead, force=force))
@@ -179,6 +170,18 @@ class TokenKeeper:
         elif reason is None:
             log.debug("token_loaded", account=self.name, expires_in=int(record.seconds_left(self.clock())))
         return record
+
+    async def _while_backing_off(self) -> TokenRecord:
+        """Still backing off after a failure; but pick up a token renewed by someone else (module, CLI)."""
+        try:
+            record = await self._blocking(self.session.token_file.read)
+        except OAuthMailError:
+            record = None
+        if self._fresh(record) and (self.record is None or record.access_token != self.record.access_token):
+            self.record, self.last_error = record, None
+            log.info("token_reloaded", account=self.name, expires_in=int(record.seconds_left(self.clock())))
+            return record
+        raise self.last_error
 
     def _failed(self, error: OAuthMailError) -> None:
         category = getattr(error, "category", "error")

@@ -169,9 +169,11 @@ def test_daemon_executor_passes_exceptions_and_cancels_queued_work_on_request():
     gate = threading.Event()
     first = executor.submit(gate.wait, 10)
     queued = executor.submit(lambda: 1)
-    failing = DaemonExecutor(1, "v").submit(lambda: 1 / 0)
+    other = DaemonExecutor(1, "v")
+    failing = other.submit(lambda: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         failing.result(10)
+    other.shutdown(wait=True)
     executor.shutdown(wait=False, cancel_futures=True)
     assert queued.cancelled()
     gate.set()
