@@ -150,8 +150,8 @@ def main():
             proc.terminate()
             proc.wait(30)
     columns = (("alice", "cached"), ("carol", "PBKDF2"))
-    print("| measure | idle | %s |" % " | ".join("%d clients guessing %s (%s check): value, ratio" % (args.clients, u, k)
-                                               for u, k in columns))
+    headers = ["%d clients guessing %s (%s check): value, ratio" % (args.clients, u, k) for u, k in columns]
+    print("| measure | idle | %s |" % " | ".join(headers))
     print("|---|---|---|---|")
     for name, pick, base in (("NOOP round trip, max (s)", max, base_noop),
                              ("NOOP round trip, median (s)", statistics.median, base_noop),
@@ -182,6 +182,7 @@ def under_load(port, user, args):
     for thread in threads:
         thread.join(60)
     return noops, logins, guesses, list(counts)
+
 
 if __name__ == "__main__":
     main()

@@ -16,8 +16,8 @@ import relay_support as rs
 pytestmark = pytest.mark.integration
 
 
-def test_sigterm_during_a_hung_renewal_exits_in_time_with_one_token_request(mail_stack, idp, relay_files,
-                                                                             start_relay):
+def test_sigterm_during_a_hung_renewal_exits_in_time_with_one_token_request(
+        mail_stack, idp, relay_files, start_relay):
     # min_validity above the token's lifetime: the relay must renew at once, and the provider hangs
     alice = dict(relay_files["accounts"][0], min_validity=7200)
     idp.fault(endpoint="token", mode="hang")

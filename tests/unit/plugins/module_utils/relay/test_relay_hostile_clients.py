@@ -22,8 +22,12 @@ import pytest
 from ansible_collections.xoauth2.mail.plugins.module_utils._relay import log
 from ansible_collections.xoauth2.mail.plugins.module_utils._relay.secrets import SecretVerifier, hash_secret
 
+from ansible_collections.xoauth2.mail.plugins.module_utils._relay.metrics import Metrics
+from ansible_collections.xoauth2.mail.plugins.module_utils._relay.tokens import TokenKeeper
+from ansible_collections.xoauth2.mail.plugins.module_utils._token_file import TokenFile
+
 from fake_upstream import InProcessRelay
-from test_relay_tokens_unit import keeper_for  # noqa: F401  (fixture)
+from relay_unit_support import config
 
 ROUNDS = 1000000  # about 0.4 s per check here: long enough to see who waits for whom
 
@@ -313,18 +317,27 @@ def test_sessions_that_never_authenticate_are_capped(make_relay):
 
 
 # -- 6. shutdown: no renewal after close, waiters released at once --------------------------------
-def test_a_closed_keeper_starts_no_renewal_and_releases_its_waiters(keeper_for):  # noqa: F811
-    from ansible_collections.xoauth2.mail.plugins.module_utils._relay.tokens import KeeperStopped
-    keeper = keeper_for()
-    gate = threading.Event()
-    calls = []
+class HangingSession:
+    """Stands in for TokenSession: every renewal hangs (as at a provider that never answers)."""
 
-    def hanging(min_validity, force=False):
-        calls.append(force)
-        gate.wait(20)  # the provider hangs
+    def __init__(self, token_file):
+        self.token_file = token_file
+        self.gate = threading.Event()
+        self.calls = []
+
+    def ensure_valid(self, min_validity, force=False):
+        self.calls.append(force)
+        self.gate.wait(20)
         raise RuntimeError("never used")
 
-    keeper.session.ensure_valid = hanging
+
+def test_a_closed_keeper_starts_no_renewal_and_releases_its_waiters(tmp_path):
+    from ansible_collections.xoauth2.mail.plugins.module_utils._relay.tokens import KeeperStopped
+    from concurrent.futures import ThreadPoolExecutor
+    cfg = config(tmp_path)
+    executor = ThreadPoolExecutor(2)
+    keeper = TokenKeeper(cfg.accounts[0], cfg, executor, Metrics())
+    keeper.session = session = HangingSession(TokenFile(cfg.accounts[0].token_file, cfg.accounts[0].key))
 
     async def scenario():
         first = asyncio.ensure_future(keeper.token())  # starts the renewal
@@ -337,6 +350,7 @@ def test_a_closed_keeper_starts_no_renewal_and_releases_its_waiters(keeper_for):
     try:
         results = asyncio.run(scenario())
     finally:
-        gate.set()
+        session.gate.set()
+        executor.shutdown()
     assert [type(r) for r in results] == [KeeperStopped, KeeperStopped]
-    assert calls == [False]  # the waiter did not start a second renewal
+    assert session.calls == [False]  # the waiter did not start a second renewal
