@@ -7,19 +7,22 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import ssl
-from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, Optional, Tuple
 
 from . import log
+from .auth_guard import AuthGuard
 from .config import Config, ConfigError, load_config
 from .metrics import Metrics
 from .pool import UpstreamPool
+from .secrets import dummy_check
 from .smtp_server import Session
 from .stream import LineStream
 from .tokens import TokenKeeper
+from .worker import DaemonExecutor
 
 # extensions we relay faithfully when every upstream offers them
 RELAYED_EXTENSIONS = ("8BITMIME", "SMTPUTF8", "DSN")
@@ -29,7 +32,11 @@ class Relay:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.metrics = Metrics()
-        self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="xoauth2-token")
+        # daemon threads: a renewal hung at the provider cannot hold the process after shutdown
+        self.executor = DaemonExecutor(4, "xoauth2-token")
+        # PBKDF2 of local secrets, off the event loop and bounded (it also releases the GIL)
+        self.hash_executor = DaemonExecutor(config.auth.hash_workers, "xoauth2-hash")
+        self.auth_guard = AuthGuard(config.auth)
         self.keepers: Dict[str, TokenKeeper] = {}
         self.pools: Dict[str, UpstreamPool] = {}
         self.sessions = set()
@@ -51,11 +58,19 @@ class Relay:
     def handles(self, name: str) -> Tuple[TokenKeeper, UpstreamPool]:
         return self.keepers[name], self.pools[name]
 
-    def authenticate(self, username: str, secret: str):
+    async def authenticate(self, username: str, secret: str):
+        """The account these credentials open, or None; an unknown user costs what a known one does."""
         account = self.config.by_local_username(username)
-        if account is None or not account.verifier.verify(secret):
-            return None
-        return account
+        verifier = account.verifier if account is not None else None
+        matched = verifier.check_fast(secret) if verifier is not None else None
+        if matched is None:
+            if verifier is not None:
+                check = functools.partial(verifier.check_slow, secret)
+            else:
+                rounds = max((a.verifier.iterations for a in self.config.accounts), default=0)
+                check = functools.partial(dummy_check, secret, rounds)
+            matched = await asyncio.get_running_loop().run_in_executor(self.hash_executor, check)
+        return account if matched else None
 
     def common_features(self):
         """Extensions every upstream offered (as last seen); before any is known, just 8BITMIME."""
@@ -94,6 +109,13 @@ class Relay:
             stream.write(b"421 4.3.2 Too busy or shutting down, try again later\r\n")
             stream.close()
             return
+        if sum(1 for s in self.sessions if s.account is None) >= self.config.auth.max_unauthenticated:
+            # slow or idle clients that never log in must not take the slots of those that do
+            log.warning("connection_refused", reason="too many sessions awaiting authentication",
+                        peer=stream.peer[0] if isinstance(stream.peer, tuple) else None)
+            stream.write(b"421 4.7.0 Too many connections awaiting authentication, try again later\r\n")
+            stream.close()
+            return
         session = Session(self, stream)
         task = asyncio.ensure_future(session.run())
         self.sessions.add(session)
@@ -120,6 +142,7 @@ class Relay:
         old = self.config
         self.config = new
         log.set_level(new.log_level)
+        self.auth_guard.configure(new.auth)
         for account in new.accounts:
             previous = old_accounts.pop(account.name, None)
             if previous is not None and previous.fingerprint == account.fingerprint and \
@@ -144,30 +167,47 @@ class Relay:
         await keeper.stop()
 
     async def stop(self) -> None:
-        """Stop accepting, let sessions in flight finish (bounded), then close everything."""
+        """Stop accepting, let sessions in flight finish, then close everything, all within
+        ``timeouts.shutdown``: no token renewal starts after this, and none is waited for longer."""
         if self.draining:
             return
         self.draining = True
+        deadline = asyncio.get_running_loop().time() + self.config.timeouts.shutdown
         if self.server is not None:
             self.server.close()
-        for session in list(self.sessions):
-            if session.idle:  # between transactions: tell it now
-                await session._say_and_close("421 4.3.2 %s Service shutting down" % self.config.hostname)
-        deadline = asyncio.get_running_loop().time() + self.config.timeouts.shutdown
-        while self.sessions and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.05)
-        for session in list(self.sessions):
-            log.warning("session_aborted", session=session.id, reason="shutdown timeout")
-            session.stream.abort()
+        for keeper in self.keepers.values():
+            keeper.close()  # sessions waiting for a renewal get 421 now
+        await self._drain_sessions(deadline)
         for task in self._tasks:
             task.cancel()
         for name in list(self.pools):
             await self._retire(name)
         if self.config.metrics_file:
             self._write_metrics()
+        await self._let_renewals_finish(deadline)
         self.executor.shutdown(wait=False)
+        self.hash_executor.shutdown(wait=False, cancel_futures=True)
         log.info("stopped")
         self._stopped.set()
+
+    async def _drain_sessions(self, deadline: float) -> None:
+        for session in list(self.sessions):
+            if session.idle:  # between transactions: tell it now
+                await session._say_and_close("421 4.3.2 %s Service shutting down" % self.config.hostname)
+        loop = asyncio.get_running_loop()
+        while self.sessions and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        for session in list(self.sessions):
+            log.warning("session_aborted", session=session.id, reason="shutdown timeout")
+            session.stream.abort()
+
+    async def _let_renewals_finish(self, deadline: float) -> None:
+        """A renewal already running may be saving a rotated refresh token: give it what is left."""
+        loop = asyncio.get_running_loop()
+        while self.executor.busy and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        if self.executor.busy:
+            log.warning("token_renewal_abandoned", reason="shutdown timeout")
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()

@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from .._crypto import read_key_file
 from .._dependencies import MissingDependency, require
 from .._errors import OAuthMailError
+from .auth_guard import AuthSettings
 from .secrets import SecretVerifier, parse_hash
 
 DEFAULT_CONFIG = "/etc/xoauth2-relay/config.json"
@@ -72,6 +73,8 @@ class Timeouts:
     data: float = 600.0
     token: float = 30.0
     shutdown: float = 30.0
+    auth: float = 30.0
+    session: float = 3600.0
 
 
 @dataclass
@@ -97,6 +100,7 @@ class Config:
     metrics_interval: float
     timeouts: Timeouts
     accounts: List[Account]
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
     def account(self, name: str) -> Account:
         for account in self.accounts:
@@ -113,9 +117,15 @@ class Config:
 
 _TOP = {"listen", "allow_non_loopback", "hostname", "tls_cert_file", "tls_key_file", "log_level",
         "min_validity", "keepalive_interval", "token_retries", "token_retry_backoff", "max_message_size",
-        "max_recipients", "max_sessions", "pool", "metrics_file", "metrics_interval", "timeouts", "accounts"}
+        "max_recipients", "max_sessions", "pool", "metrics_file", "metrics_interval", "timeouts", "accounts",
+        "auth"}
 _POOL = {"size", "idle_timeout"}
-_TIMEOUTS = {"client", "connect", "command", "data", "token", "shutdown"}
+_TIMEOUTS = {"client", "connect", "command", "data", "token", "shutdown", "auth", "session"}
+# (minimum, maximum, integer) of each key of "auth"
+_AUTH = {"failure_delay": (0, 30, False), "max_delay": (0, 300, False), "lockout_after": (1, 1000, True),
+         "global_lockout_after": (1, 100000, True), "window": (1, 86400, False),
+         "lockout_time": (0, 86400, False), "log_interval": (1, 86400, False), "hash_workers": (1, 16, True),
+         "max_unauthenticated": (1, 100000, True)}
 _ACCOUNT = {"name", "username", "token_file", "key_file", "upstream", "local_username", "local_secret",
             "local_secret_file", "local_secret_hash", "provider_ca_file", "min_validity"}
 _UPSTREAM = {"host", "port", "security", "ca_file", "server_hostname"}
@@ -269,6 +279,16 @@ def _account(data, index, default_min_validity, seen_names, seen_users) -> Accou
     return account
 
 
+def _auth(data) -> AuthSettings:
+    section = _check_keys(data.get("auth", {}), _AUTH, "auth")
+    defaults = AuthSettings()
+    values = {name: _num(section, name, "auth", getattr(defaults, name), low, integer, high)
+              for name, (low, high, integer) in _AUTH.items()}
+    if values["max_delay"] < values["failure_delay"]:
+        raise ConfigError("auth.max_delay", "must be at least auth.failure_delay (%s)" % values["failure_delay"])
+    return AuthSettings(**values)
+
+
 def parse_config(data: Any, path: str = "<config>") -> Config:
     _check_keys(data, _TOP, "")
     allow = _bool(data, "allow_non_loopback", "")
@@ -283,6 +303,10 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
     if cert:
         cert = _readable(cert, "tls_cert_file")
         key = _readable(key, "tls_key_file")
+    elif allow:
+        # clients off this host must STARTTLS before AUTH: without a certificate none could ever log in
+        raise ConfigError("allow_non_loopback", "needs tls_cert_file and tls_key_file: clients on other hosts "
+                                                "must use STARTTLS before AUTH")
     min_validity = _num(data, "min_validity", "", 600, 0, True)
     pool = _check_keys(data.get("pool", {}), _POOL, "pool")
     timeouts_data = _check_keys(data.get("timeouts", {}), _TIMEOUTS, "timeouts")
@@ -309,7 +333,7 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
         pool_idle_timeout=float(_num(pool, "idle_timeout", "pool", 60, 0)),
         metrics_file=os.path.abspath(metrics_file) if metrics_file else None,
         metrics_interval=float(_num(data, "metrics_interval", "", 15, 1)),
-        timeouts=timeouts, accounts=accounts)
+        timeouts=timeouts, accounts=accounts, auth=_auth(data))
 
 
 def load_config(path: str) -> Config:

@@ -23,11 +23,14 @@ from typing import List, Optional
 
 from . import log
 from .stream import LineStream, StreamClosed
-from .tokens import TokenKeeper, TokenUnavailable
+from .tokens import KeeperStopped, TokenKeeper, TokenUnavailable
 from .upstream import AuthRefused, PlaintextRefused, Reply, UpstreamError, read_reply
 
 MAX_COMMAND_LINE = 4096
 MAX_AUTH_FAILURES = 3
+AUTH_MECHANISMS = ("PLAIN", "LOGIN")
+# after our last words, a client that does not read them loses the connection anyway
+CLOSE_GRACE = 5.0
 _ids = itertools.count(1)
 _PATH = re.compile(r"^(?:FROM|TO):\s*(<[^<>]*>|\S+)\s*(.*)$", re.IGNORECASE)
 MAIL_PARAMS = {"SIZE", "BODY", "SMTPUTF8", "RET", "ENVID", "AUTH"}
@@ -43,6 +46,13 @@ def _is_loopback(peer) -> bool:
         return ipaddress.ip_address(peer[0]).is_loopback
     except (TypeError, ValueError, IndexError):
         return peer is None or isinstance(peer, str)  # unix socket
+
+
+def _abort_quietly(stream) -> None:
+    try:
+        stream.abort()
+    except Exception:
+        pass
 
 
 def _b64(text: str) -> Optional[str]:
@@ -74,7 +84,9 @@ class Session:
         self.pool = None
         self.auth_failures = 0
         self.idle = False
+        self.expired = False  # the session reached timeouts.session: it ends after this transaction
         self.messages = 0
+        self._timers: List[asyncio.TimerHandle] = []
         self._reset_transaction()
 
     def _reset_transaction(self) -> None:
@@ -111,50 +123,117 @@ class Session:
         return line
 
     async def _say_and_close(self, text: str) -> None:
+        self._close_with(text)
+
+    def _close_with(self, text: str) -> None:
+        """Last words, then close, without waiting: callable from timers and from shutdown."""
         try:
-            await asyncio.wait_for(self.reply(text), 5)
+            self.stream.write((text + "\r\n").encode("utf-8", "surrogateescape"))
         except Exception:
             pass
-        self.stream.close()
+        self.stream.close()  # sends what is buffered first
+        asyncio.get_running_loop().call_later(CLOSE_GRACE, _abort_quietly, self.stream)
+
+    # -- deadlines that no trickle of bytes can extend ---------------------------
+    def _start_deadlines(self) -> None:
+        loop, timeouts = asyncio.get_running_loop(), self.config.timeouts
+        self._timers = [loop.call_later(timeouts.auth, self._auth_deadline),
+                        loop.call_later(timeouts.session, self._session_deadline)]
+
+    def _cancel_deadlines(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers = []
+
+    def _expire(self, event: str, text: str) -> None:
+        log.info(event, session=self.id, peer=self.peer[0] if isinstance(self.peer, tuple) else None,
+                 account=self.account.name if self.account else None)
+        self._close_with(text)
+
+    def _auth_deadline(self) -> None:
+        if self.account is None:
+            self._expire("auth_timeout", "421 4.7.0 %s Authentication timeout, closing connection"
+                         % self.config.hostname)
+
+    def _session_deadline(self) -> None:
+        text = "421 4.4.2 %s Session too long, closing connection" % self.config.hostname
+        if self.idle:
+            return self._expire("session_timeout", text)
+        # in a transaction: it may finish (the loop ends the session after it), within timeouts.data
+        self.expired = True
+        self._timers.append(asyncio.get_running_loop().call_later(
+            self.config.timeouts.data, self._expire, "session_timeout", text))
+
+    async def _read_command(self) -> Optional[str]:
+        """The next command line, read within one timeout however slowly it trickles in; None
+        (after a 500) for an overlong line. Holding an upstream connection, a client gets
+        ``timeouts.command`` for it, as upstream would give us, not ``timeouts.client``."""
+        timeouts = self.config.timeouts
+        timeout = timeouts.command if self.upstream is not None else timeouts.client
+        timer = asyncio.get_running_loop().call_later(
+            timeout, self._expire, "client_timeout", "421 4.4.2 %s Timeout, closing connection"
+            % self.config.hostname)
+        self.idle = self.mail_from is None
+        try:
+            raw = await self.readline(timeout)
+            if not raw.endswith(b"\n"):
+                while raw and not raw.endswith(b"\n"):
+                    raw = await self.readline(timeout)
+                await self.reply("500 5.5.6 Line too long")
+                return None
+        finally:
+            timer.cancel()
+            self.idle = False
+        if len(raw) > MAX_COMMAND_LINE:
+            await self.reply("500 5.5.6 Line too long")
+            return None
+        return raw.decode("utf-8", "surrogateescape").rstrip("\r\n")
+
+    def _ending(self) -> Optional[str]:
+        """Why the session must end before its next command, if it must."""
+        if self.mail_from is not None:
+            return None
+        if self.relay.draining:
+            return "421 4.3.2 %s Service shutting down" % self.config.hostname
+        if self.expired:
+            return "421 4.4.2 %s Session too long, closing connection" % self.config.hostname
+        return None
 
     # -- main loop -----------------------------------------------------------
     async def run(self) -> None:
+        self._start_deadlines()
         try:
             await self.reply("220 %s ESMTP xoauth2-relay" % self.config.hostname)
-            while True:
-                if self.relay.draining and self.mail_from is None:
-                    await self._say_and_close("421 4.3.2 %s Service shutting down" % self.config.hostname)
-                    return
-                self.idle = self.mail_from is None
-                try:
-                    raw = await self.readline(self.config.timeouts.client)
-                finally:
-                    self.idle = False
-                if not raw.endswith(b"\n"):
-                    while raw and not raw.endswith(b"\n"):
-                        raw = await self.readline(self.config.timeouts.client)
-                    await self.reply("500 5.5.6 Line too long")
-                    continue
-                if len(raw) > MAX_COMMAND_LINE:
-                    await self.reply("500 5.5.6 Line too long")
-                    continue
-                line = raw.decode("utf-8", "surrogateescape").rstrip("\r\n")
-                verb, dummy, arg = line.partition(" ")
-                handler = getattr(self, "smtp_" + verb.upper(), None) if verb.isalpha() else None
-                if handler is None:
-                    await self.reply("500 5.5.2 Command not recognized")
-                    continue
-                if await handler(arg.strip()) is False:
-                    return
+            while await self._one_command():
+                pass
         except (ClientGone, StreamClosed, ConnectionError):
             pass
+        except KeeperStopped:  # shutting down while this session waited for a token
+            await self._say_and_close("421 4.3.2 %s Service shutting down" % self.config.hostname)
         except Exception as exc:  # a bug must cost this session only, and never look like success
             log.error("session_error", session=self.id, error=type(exc).__name__)
             await self._drop_upstream(abort=True)
             await self._say_and_close("451 4.3.0 Internal error; try again later")
         finally:
+            self._cancel_deadlines()
             await self._drop_upstream(abort=True)
             self.stream.close()
+
+    async def _one_command(self) -> bool:
+        """Read and run one command; False when the session is over."""
+        ending = self._ending()
+        if ending:
+            await self._say_and_close(ending)
+            return False
+        line = await self._read_command()
+        if line is None:
+            return True
+        verb, dummy, arg = line.partition(" ")
+        handler = getattr(self, "smtp_" + verb.upper(), None) if verb.isalpha() else None
+        if handler is None:
+            await self.reply("500 5.5.2 Command not recognized")
+            return True
+        return await handler(arg.strip()) is not False
 
     async def _drop_upstream(self, abort: bool) -> None:
         conn, self.upstream = self.upstream, None
@@ -222,57 +301,64 @@ class Session:
         self.helo = None
         self._reset_transaction()
 
+    # -- precondition guards (each replies itself when the command may not go on) --
+    async def _check_helo(self, esmtp: bool = False) -> bool:
+        if self.helo is None or (esmtp and not self.esmtp):
+            await self.reply("503 5.5.1 Send EHLO first")
+            return False
+        return True
+
+    async def _check_auth_allowed(self) -> bool:
+        if self.account is not None:
+            await self.reply("503 5.5.1 Already authenticated")
+        elif self.mail_from is not None:
+            await self.reply("503 5.5.1 AUTH not allowed during a mail transaction")
+        elif not self.secure:
+            await self.reply("538 5.7.11 Encryption required: use STARTTLS first")
+        else:
+            return True
+        return False
+
     # -- local authentication ----------------------------------------------
     async def smtp_AUTH(self, arg: str):
-        if self.helo is None or not self.esmtp:
-            return await self.reply("503 5.5.1 Send EHLO first")
-        if self.account is not None:
-            return await self.reply("503 5.5.1 Already authenticated")
-        if self.mail_from is not None:
-            return await self.reply("503 5.5.1 AUTH not allowed during a mail transaction")
-        if not self.secure:
-            return await self.reply("538 5.7.11 Encryption required: use STARTTLS first")
+        if not await self._check_helo(esmtp=True) or not await self._check_auth_allowed():
+            return
         mechanism, dummy, initial = arg.partition(" ")
         mechanism = mechanism.upper()
-        initial = initial.strip()
-        if mechanism == "PLAIN":
-            if not initial:
-                initial = await self._challenge("")
-                if initial is None:
-                    return
-            decoded = _b64(initial) if initial != "=" else ""
-            parts = decoded.split("\0") if decoded is not None else []
-            if len(parts) != 3 or (parts[0] and parts[0] != parts[1]):
-                return await self.reply("501 5.5.2 Malformed AUTH PLAIN response")
-            username, secret = parts[1], parts[2]
-        elif mechanism == "LOGIN":
-            username = _b64(initial) if initial else None
-            if not initial:
-                answer = await self._challenge("VXNlcm5hbWU6")
-                if answer is None:
-                    return
-                username = _b64(answer)
-            answer = await self._challenge("UGFzc3dvcmQ6")
-            if answer is None:
-                return
-            secret = _b64(answer)
-            if username is None or secret is None:
-                return await self.reply("501 5.5.2 Malformed AUTH LOGIN response")
-        else:
+        if mechanism not in AUTH_MECHANISMS:
             return await self.reply("504 5.5.4 Unrecognized authentication mechanism (use PLAIN or LOGIN)")
-        account = self.relay.authenticate(username, secret)
-        if account is None:
-            self.auth_failures += 1
-            log.warning("auth_failed", session=self.id, peer=self.peer[0] if self.peer else None,
-                        username=username, failures=self.auth_failures)
-            if self.auth_failures >= MAX_AUTH_FAILURES:
-                await self._say_and_close("421 4.7.0 Too many authentication failures")
-                return False
-            return await self.reply("535 5.7.8 Authentication credentials invalid")
-        self.account = account
-        self.keeper, self.pool = self.relay.handles(account.name)
-        log.debug("auth_ok", session=self.id, account=account.name)
-        await self.reply("235 2.7.0 Authentication successful")
+        credentials = await getattr(self, "auth_" + mechanism)(initial.strip())
+        if credentials is None:
+            return None
+        return await self._login(*credentials)
+
+    async def auth_PLAIN(self, initial: str):
+        """(username, secret) from RFC 4616 PLAIN, or None after replying."""
+        if not initial:
+            initial = await self._challenge("")
+            if initial is None:
+                return None
+        decoded = _b64(initial) if initial != "=" else ""
+        parts = decoded.split("\0") if decoded is not None else []
+        if len(parts) != 3 or (parts[0] and parts[0] != parts[1]):
+            await self.reply("501 5.5.2 Malformed AUTH PLAIN response")
+            return None
+        return parts[1], parts[2]
+
+    async def auth_LOGIN(self, initial: str):
+        """(username, secret) from the LOGIN exchange, or None after replying."""
+        answer = initial or await self._challenge("VXNlcm5hbWU6")
+        if answer is None:
+            return None
+        username = _b64(answer)
+        answer = await self._challenge("UGFzc3dvcmQ6")
+        if answer is None:
+            return None
+        secret = _b64(answer)
+        if username is None or secret is None:
+            await self.reply("501 5.5.2 Malformed AUTH LOGIN response")
+            return None
+        return username, secret
 
     async def _challenge(self, prompt: str) -> Optional[str]:
         await self.reply("334 %s" % prompt)
@@ -281,6 +367,40 @@ class Session:
             await self.reply("501 5.0.0 Authentication cancelled")
             return None
         return answer
+
+    async def _login(self, username: str, secret: str):
+        """Check the credentials (throttled); the session's account on success."""
+        guard = self.relay.auth_guard
+        started = time.monotonic()
+        locked = guard.locked(username)
+        account = None if locked else await self.relay.authenticate(username, secret)
+        if account is None:
+            return await self._auth_failed(username, locked, started)
+        guard.succeeded(username)
+        self.account = account
+        self.keeper, self.pool = self.relay.handles(account.name)
+        log.debug("auth_ok", session=self.id, account=account.name)
+        await self.reply("235 2.7.0 Authentication successful")
+        return None
+
+    async def _auth_failed(self, username: str, locked: Optional[str], started: float):
+        """Answer a failure after the guard's delay, counted from the attempt: a known user
+        (whose check costs a PBKDF2) and an unknown one look the same from outside."""
+        guard = self.relay.auth_guard
+        delay = guard.settings.failure_delay if locked else guard.failed(username)
+        self.auth_failures += 1
+        dropped = guard.log_allowed(username)
+        if dropped is not None:
+            log.warning("auth_failed", session=self.id, peer=self.peer[0] if isinstance(self.peer, tuple) else None,
+                        username=username[:64], failures=guard.failures(username), locked=locked,
+                        suppressed=dropped or None)
+        await asyncio.sleep(max(0.0, started + delay - time.monotonic()))
+        if self.auth_failures >= MAX_AUTH_FAILURES:
+            await self._say_and_close("421 4.7.0 Too many authentication failures")
+            return False
+        if locked or guard.locked(username):
+            return await self.reply("454 4.7.0 Too many authentication failures; try again later")
+        return await self.reply("535 5.7.8 Authentication credentials invalid")
 
     # -- the mail transaction ----------------------------------------------
     async def smtp_MAIL(self, arg: str):

@@ -14,6 +14,8 @@
 - A background task renews ahead of expiry and, for refresh tokens, at least
   every ``keepalive_interval`` so an idle account never reaches the
   provider's idle limit (90 days at Microsoft).
+- ``close`` (shutdown) is final: no renewal starts after it, and whoever
+  waits for one gets ``KeeperStopped`` at once, whatever the provider does.
 """
 
 from __future__ import annotations
@@ -28,6 +30,16 @@ from .._settings import TokenSettings
 from .._token_file import TokenFile
 from .._token_record import TokenRecord
 from . import log
+
+
+def _consume(future) -> None:
+    """Retrieve an abandoned job's outcome, so asyncio does not log it as never retrieved."""
+    if not future.cancelled():
+        future.exception()
+
+
+class KeeperStopped(Exception):
+    """The relay is shutting down: no token renewal starts any more (the client gets 421)."""
 
 
 class TokenUnavailable(Exception):
@@ -72,6 +84,8 @@ class TokenKeeper:
         self._failed_at = 0.0
         self._lock = asyncio.Lock()
         self._task: Optional[asyncio.Task] = None
+        self._closed = False
+        self._stopping: Optional[asyncio.Future] = None
         self.renewals = 0
         metrics.expiry[self.name] = self.seconds_left
 
@@ -96,6 +110,7 @@ class TokenKeeper:
         async with self._lock:
             if self._fresh(self.record):
                 return self.record
+            self._check_open()
             return await self._renew(force=False)
 
     async def renew_after_refusal(self, refused: TokenRecord) -> TokenRecord:
@@ -104,25 +119,41 @@ class TokenKeeper:
             if self.record is not None and self.record.access_token != refused.access_token and \
                     self._fresh(self.record):
                 return self.record
+            self._check_open()
             return await self._renew(force=True, reason="upstream refused the token")
 
-    async def _renew(self, force: bool, reason: Optional[str] = None, ahead: float = 0.0) -> TokenRecord:
+    def _check_open(self) -> None:
+        # checked after taking the lock: a session that waited for a renewal abandoned at
+        # shutdown must not start a new one (the provider would see a second request)
+        if self._closed:
+            raise KeeperStopped(self.name)
+
+    async def _blocking(self, call):
+        """``call()`` in a worker thread; KeeperStopped as soon as ``close`` is called meanwhile."""
+        self._check_open()
         loop = asyncio.get_running_loop()
+        if self._stopping is None:
+            self._stopping = loop.create_future()
+        job = loop.run_in_executor(self.executor, call)
+        try:
+            await asyncio.wait((job, self._stopping), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not job.done():
+                # the thread goes on (it cannot be interrupted) and may still save a rotated
+                # token; its outcome is simply not waited for
+                job.add_done_callback(_consume)
+        if not job.done():
+            raise KeeperStopped(self.name)
+        return job.result()
+
+    async def _renew(self, force: bool, reason: Optional[str] = None, ahead: float = 0.0) -> TokenRecord:
         if self.last_error is not None and self.clock() - self._failed_at < self.retry_backoff:
-            # Still backing off; but pick up a token renewed by someone else (module, CLI).
-            try:
-                record = await loop.run_in_executor(self.executor, self.session.token_file.read)
-            except OAuthMailError:
-                record = None
-            if self._fresh(record) and (self.record is None or record.access_token != self.record.access_token):
-                self.record, self.last_error = record, None
-                log.info("token_reloaded", account=self.name, expires_in=int(record.seconds_left(self.clock())))
-                return record
-            raise self.last_error
+            return await self._while_backing_off()
         started = time.monotonic()
         try:
-            outcome = await loop.run_in_executor(
-                self.executor, lambda: self.session.ensure_valid(self.min_validity + ahead, force=force))
+            outcome = await self._blocking(lambda: self.session.ensure_valid(self.min_validity + ahead, force=force))
+        except KeeperStopped:
+            raise
         except OAuthMailError as error:
             self._failed(error)
             raise self.last_error
@@ -144,6 +175,18 @@ class TokenKeeper:
             log.debug("token_loaded", account=self.name, expires_in=int(record.seconds_left(self.clock())))
         return record
 
+    async def _while_backing_off(self) -> TokenRecord:
+        """Still backing off after a failure; but pick up a token renewed by someone else (module, CLI)."""
+        try:
+            record = await self._blocking(self.session.token_file.read)
+        except OAuthMailError:
+            record = None
+        if self._fresh(record) and (self.record is None or record.access_token != self.record.access_token):
+            self.record, self.last_error = record, None
+            log.info("token_reloaded", account=self.name, expires_in=int(record.seconds_left(self.clock())))
+            return record
+        raise self.last_error
+
     def _failed(self, error: OAuthMailError) -> None:
         category = getattr(error, "category", "error")
         self.last_error = TokenUnavailable(self.name, category, str(error))
@@ -156,6 +199,14 @@ class TokenKeeper:
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.ensure_future(self._background())
+
+    def close(self) -> None:
+        """Shutdown: no renewal starts from now on; waiters for one get KeeperStopped now."""
+        self._closed = True
+        if self._stopping is not None and not self._stopping.done():
+            self._stopping.set_result(None)
+        if self._task is not None:
+            self._task.cancel()
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -203,6 +254,8 @@ class TokenKeeper:
                                 await self._renew(force=False, reason="renewal ahead of expiry", ahead=60)
             except asyncio.CancelledError:
                 raise
+            except KeeperStopped:
+                return
             except TokenUnavailable:
                 pass  # logged where it happened
             except Exception as error:  # keep the loop alive whatever happens

@@ -65,7 +65,10 @@ def test_bad_hash_is_named(tmp_path):
 
 
 def test_non_loopback_needs_explicit_permission(tmp_path):
-    cfg = config(tmp_path, {"listen": "192.0.2.1:2525", "allow_non_loopback": True})
+    (tmp_path / "c.pem").write_text("cert")
+    (tmp_path / "k.pem").write_text("key")
+    cfg = config(tmp_path, {"listen": "192.0.2.1:2525", "allow_non_loopback": True,
+                            "tls_cert_file": str(tmp_path / "c.pem"), "tls_key_file": str(tmp_path / "k.pem")})
     assert cfg.listen_host == "192.0.2.1"
     assert config(tmp_path, {"listen": "[::1]:2525"}).listen_host == "::1"
 
