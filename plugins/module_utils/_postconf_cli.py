@@ -85,8 +85,8 @@ class PostfixCli:
         words, doing = POSTCONF[name]
         rc, out, err = self._run([self._find("postconf"), "-c", self.config_dir] + words(*args))
         if rc != 0:
-            raise ConfigError("postconf failed to %s: %s" % (doing.format(dir=self.config_dir, **what),
-                                                            (err or out).strip() or "exit %d" % rc))
+            reason = (err or out).strip() or "exit %d" % rc
+            raise ConfigError("postconf failed to %s: %s" % (doing.format(dir=self.config_dir, **what), reason))
         return out, err
 
     def postfix(self, command: str) -> Tuple[int, str]:
