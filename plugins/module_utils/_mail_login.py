@@ -13,6 +13,7 @@ and errors carry the server's words (decoded) and a hint, never the token.
 
 from __future__ import annotations
 
+import base64
 import imaplib
 import json
 import socket
@@ -82,6 +83,7 @@ def ssl_context(validate_certs: bool, ca_path: Optional[str]) -> ssl.SSLContext:
 
 # -- hints ----------------------------------------------------------------------------
 
+CA_HINT = "Set ca_path to the CA of the mail server (or fix the certificate)."
 REFUSED_HINT = (
     "The server refused the token: it is expired or revoked, was issued for another mailbox than username, or lacks "
     "the scope for this protocol (Microsoft: SMTP.Send / IMAP.AccessAsUser.All, or SMTP.SendAsApp / "
@@ -147,7 +149,8 @@ class _Xoauth2Answer:
     """imaplib authobject: the initial response, then an empty line to an error challenge."""
 
     def __init__(self, username: str, token: str) -> None:
-        self.initial = ("user=%s\x01auth=Bearer %s\x01\x01" % (username, token)).encode("utf-8")
+        # imaplib base64-encodes what the authobject returns: hand it the raw SASL string
+        self.initial = base64.b64decode(xoauth2_initial_response(username, token))
         self.challenges: List[bytes] = []
         self.sent = False
 
@@ -159,6 +162,67 @@ class _Xoauth2Answer:
         return b""
 
 
+def _imap_secure(client, result: LoginResult, context: ssl.SSLContext) -> Optional[LoginResult]:
+    """STARTTLS when asked, then prove the connection is encrypted and offers XOAUTH2; a failure, or None."""
+    where = "%s:%d" % (result.host, result.port)
+    if result.security == "starttls":
+        if not client.has_capability("STARTTLS"):
+            return result.fail(CONFIGURATION, "%s does not offer STARTTLS: the token was not sent over an unencrypted "
+                               "connection." % where, "Use the server's TLS port (security=tls) or enable STARTTLS.")
+        try:
+            client.starttls(context)
+        except ssl.SSLError as exc:
+            return result.fail(CONFIGURATION, "STARTTLS with %s failed: %s" % (where, exc), CA_HINT)
+    sock = client._imap.sock  # the connection the token is about to go over
+    if not isinstance(sock, ssl.SSLSocket):
+        return result.fail(CONFIGURATION, "The connection to %s is not encrypted: the token was not sent." % where)
+    result.tls_version = sock.version()
+    result.capabilities = [_text(c) for c in client.capabilities()]
+    if "AUTH=%s" % MECHANISM not in [c.upper() for c in result.capabilities]:
+        return result.fail(CONFIGURATION, "%s does not offer AUTH=XOAUTH2 (capabilities: %s)."
+                           % (where, " ".join(result.capabilities)))
+    return None
+
+
+def _imap_authenticate(client, result: LoginResult, token: str) -> Optional[LoginResult]:
+    answer = _Xoauth2Answer(result.username, token)
+    result.token_sent = True
+    try:
+        typ, data = client._imap.authenticate(MECHANISM, answer)
+    except imaplib.IMAP4.error as exc:
+        result.server_reply = _scrub(_text(exc.args[0] if exc.args else exc), token, result.username)
+        if answer.challenges:
+            result.server_status = _json_status(answer.challenges[0])
+        return result.fail(AUTHENTICATION, "%s refused the token for %s: %s"
+                           % (result.host, result.username, result.server_reply),
+                           status_hint(result.server_status) or REFUSED_HINT)
+    result.server_reply = _scrub(_text(data), token, result.username)
+    result.authenticated = typ == "OK"
+    return None
+
+
+def _imap_select(client, result: LoginResult, select: str) -> LoginResult:
+    """Some servers accept a token at login and refuse it for the mailbox: one more command proves it."""
+    try:
+        selected = client.select_folder(select, readonly=True)
+    except imaplib.IMAP4.error as exc:
+        return result.fail(AUTHENTICATION, "Login succeeded but selecting %s failed: %s" % (select, _text(exc)),
+                           "The token may be for another mailbox than username.")
+    result.mailbox = {"name": select, "exists": int(selected.get(b"EXISTS", 0))}
+    result.capabilities = [_text(c) for c in client.capabilities()]
+    return result
+
+
+def _close_imap(client) -> None:
+    try:
+        client.logout()
+    except Exception:  # closing is best effort
+        try:
+            client.shutdown()
+        except Exception:
+            pass
+
+
 def check_imap(host: str, port: int, security: str, username: str, token: str, context: ssl.SSLContext,
                timeout: float, select: str = "INBOX") -> LoginResult:
     imapclient = require("imapclient")
@@ -166,63 +230,16 @@ def check_imap(host: str, port: int, security: str, username: str, token: str, c
     try:
         client = imapclient.IMAPClient(host, port=port, ssl=security == "tls", ssl_context=context, timeout=timeout)
     except ssl.SSLError as exc:
-        return result.fail(CONFIGURATION, "TLS with %s:%d failed: %s" % (host, port, exc),
-                           "Set ca_path to the CA of the mail server (or fix the certificate).")
+        return result.fail(CONFIGURATION, "TLS with %s:%d failed: %s" % (host, port, exc), CA_HINT)
     except (OSError, imaplib.IMAP4.error) as exc:
         return result.fail(TEMPORARY, "Cannot connect to %s:%d: %s" % (host, port, exc))
     try:
-        if security == "starttls":
-            if not client.has_capability("STARTTLS"):
-                return result.fail(
-                    CONFIGURATION, "%s:%d does not offer STARTTLS: the token was not sent over an unencrypted "
-                    "connection." % (host, port), "Use the server's TLS port (security=tls) or enable STARTTLS.")
-            try:
-                client.starttls(context)
-            except ssl.SSLError as exc:
-                return result.fail(CONFIGURATION, "STARTTLS with %s:%d failed: %s" % (host, port, exc),
-                                   "Set ca_path to the CA of the mail server (or fix the certificate).")
-        sock = client._imap.sock  # the connection the token is about to go over
-        if not isinstance(sock, ssl.SSLSocket):
-            return result.fail(CONFIGURATION, "The connection to %s:%d is not encrypted: the token was not sent."
-                               % (host, port))
-        result.tls_version = sock.version()
-        capabilities = [_text(c) for c in client.capabilities()]
-        if "AUTH=%s" % MECHANISM not in [c.upper() for c in capabilities]:
-            result.capabilities = capabilities
-            return result.fail(CONFIGURATION, "%s:%d does not offer AUTH=XOAUTH2 (capabilities: %s)."
-                               % (host, port, " ".join(capabilities)))
-        result.capabilities = capabilities
-        answer = _Xoauth2Answer(username, token)
-        result.token_sent = True
-        try:
-            typ, data = client._imap.authenticate(MECHANISM, answer)
-            result.server_reply = _scrub(_text(data), token, username)
-            result.authenticated = typ == "OK"
-        except imaplib.IMAP4.error as exc:
-            result.server_reply = _scrub(_text(exc.args[0] if exc.args else exc), token, username)
-            if answer.challenges:
-                result.server_status = _json_status(answer.challenges[0])
-            return result.fail(AUTHENTICATION, "%s refused the token for %s: %s" % (host, username, result.server_reply),
-                               status_hint(result.server_status) or REFUSED_HINT)
-        # Some servers accept a token at login and refuse it for the mailbox: one more command proves it.
-        try:
-            selected = client.select_folder(select, readonly=True)
-            result.mailbox = {"name": select, "exists": int(selected.get(b"EXISTS", 0))}
-        except imaplib.IMAP4.error as exc:
-            return result.fail(AUTHENTICATION, "Login succeeded but selecting %s failed: %s" % (select, _text(exc)),
-                               "The token may be for another mailbox than username.")
-        result.capabilities = [_text(c) for c in client.capabilities()]
-        return result
+        return (_imap_secure(client, result, context) or _imap_authenticate(client, result, token)
+                or _imap_select(client, result, select))
     except (OSError, imaplib.IMAP4.abort) as exc:
         return result.fail(TEMPORARY, "The connection to %s:%d failed: %s" % (host, port, _scrub(str(exc), token)))
     finally:
-        try:
-            client.logout()
-        except Exception:  # closing is best effort
-            try:
-                client.shutdown()
-            except Exception:
-                pass
+        _close_imap(client)
 
 
 # -- SMTP -----------------------------------------------------------------------------
@@ -243,79 +260,105 @@ def test_message(sender: str, recipient: str, host: str) -> EmailMessage:
     return message
 
 
+def _smtp_connect(result: LoginResult, context: ssl.SSLContext, timeout: float, local_hostname: str):
+    import smtplib
+
+    if result.security == "tls":
+        return smtplib.SMTP_SSL(result.host, result.port, local_hostname=local_hostname, timeout=timeout,
+                                context=context)
+    return smtplib.SMTP(result.host, result.port, local_hostname=local_hostname, timeout=timeout)
+
+
+def _smtp_secure(smtp, result: LoginResult, context: ssl.SSLContext) -> Optional[LoginResult]:
+    """STARTTLS when asked, then prove the connection is encrypted and offers XOAUTH2; a failure, or None."""
+    where = "%s:%d" % (result.host, result.port)
+    smtp.ehlo()
+    if result.security == "starttls":
+        if not smtp.has_extn("starttls"):
+            result.capabilities = _features(smtp)
+            return result.fail(CONFIGURATION, "%s does not offer STARTTLS: the token was not sent over an unencrypted "
+                               "connection." % where, "Use the server's TLS port (security=tls) or enable STARTTLS.")
+        try:
+            smtp.starttls(context=context)
+        except ssl.SSLError as exc:
+            return result.fail(CONFIGURATION, "STARTTLS with %s failed: %s" % (where, exc), CA_HINT)
+        smtp.ehlo()
+    if not isinstance(smtp.sock, ssl.SSLSocket):
+        return result.fail(CONFIGURATION, "The connection to %s is not encrypted: the token was not sent." % where)
+    result.tls_version = smtp.sock.version()
+    result.capabilities = _features(smtp)
+    mechanisms = (smtp.esmtp_features.get("auth") or "").upper().split()
+    if MECHANISM not in mechanisms:
+        return result.fail(CONFIGURATION, "%s does not offer AUTH XOAUTH2 (AUTH %s)."
+                           % (where, " ".join(mechanisms) or "not offered"))
+    return None
+
+
+def _smtp_authenticate(smtp, result: LoginResult, token: str) -> Optional[LoginResult]:
+    result.token_sent = True
+    code, reply = smtp.docmd("AUTH", "%s %s" % (MECHANISM, xoauth2_initial_response(result.username, token)))
+    if code == 334:
+        # The error challenge (base64 JSON); an empty line gets the final reply.
+        result.server_status = decode_error_challenge(reply) or None
+        code, reply = smtp.docmd("")
+    result.server_reply = _scrub("%d %s" % (code, _text(reply)), token, result.username)
+    if code != 235:
+        category = TEMPORARY if 400 <= code < 500 and "4.2.0" not in result.server_reply else AUTHENTICATION
+        return result.fail(category, "%s refused the token for %s: %s"
+                           % (result.host, result.username, result.server_reply),
+                           smtp_hint(code, result.server_reply, result.server_status))
+    result.authenticated = True
+    return None
+
+
+def _smtp_send_test(smtp, result: LoginResult, token: str, send_test_to: Optional[str],
+                    send_test_from: Optional[str]) -> LoginResult:
+    import smtplib
+
+    if not send_test_to:
+        return result
+    sender = send_test_from or result.username
+    message = test_message(sender, send_test_to, result.host)
+    try:
+        smtp.send_message(message, from_addr=sender, to_addrs=[send_test_to])
+    except smtplib.SMTPException as exc:
+        return result.fail(AUTHENTICATION, "Authenticated, but the test message was refused: %s"
+                           % _scrub(_text(getattr(exc, "smtp_error", exc) or exc), token),
+                           "The mailbox may not send as %s, or the recipient is not accepted." % sender)
+    result.test_message_id = message["Message-ID"]
+    return result
+
+
+def _close_smtp(smtp) -> None:
+    if smtp is None:
+        return
+    try:
+        smtp.quit()
+    except Exception:  # closing is best effort
+        try:
+            smtp.close()
+        except Exception:
+            pass
+
+
 def check_smtp(host: str, port: int, security: str, username: str, token: str, context: ssl.SSLContext,
                timeout: float, send_test_to: Optional[str] = None, send_test_from: Optional[str] = None,
                local_hostname: Optional[str] = None) -> LoginResult:
     import smtplib
 
     result = LoginResult("smtp", host, port, security, username)
-    local_hostname = local_hostname or socket.gethostname() or "localhost"
     smtp = None
     try:
         try:
-            if security == "tls":
-                smtp = smtplib.SMTP_SSL(host, port, local_hostname=local_hostname, timeout=timeout, context=context)
-            else:
-                smtp = smtplib.SMTP(host, port, local_hostname=local_hostname, timeout=timeout)
+            smtp = _smtp_connect(result, context, timeout, local_hostname or socket.gethostname() or "localhost")
         except ssl.SSLError as exc:
-            return result.fail(CONFIGURATION, "TLS with %s:%d failed: %s" % (host, port, exc),
-                               "Set ca_path to the CA of the mail server (or fix the certificate).")
-        smtp.ehlo()
-        if security == "starttls":
-            if not smtp.has_extn("starttls"):
-                result.capabilities = _features(smtp)
-                return result.fail(
-                    CONFIGURATION, "%s:%d does not offer STARTTLS: the token was not sent over an unencrypted "
-                    "connection." % (host, port), "Use the server's TLS port (security=tls) or enable STARTTLS.")
-            try:
-                smtp.starttls(context=context)
-            except ssl.SSLError as exc:
-                return result.fail(CONFIGURATION, "STARTTLS with %s:%d failed: %s" % (host, port, exc),
-                                   "Set ca_path to the CA of the mail server (or fix the certificate).")
-            smtp.ehlo()
-        if not isinstance(smtp.sock, ssl.SSLSocket):
-            return result.fail(CONFIGURATION, "The connection to %s:%d is not encrypted: the token was not sent."
-                               % (host, port))
-        result.tls_version = smtp.sock.version()
-        result.capabilities = _features(smtp)
-        mechanisms = (smtp.esmtp_features.get("auth") or "").upper().split()
-        if MECHANISM not in mechanisms:
-            return result.fail(CONFIGURATION, "%s:%d does not offer AUTH XOAUTH2 (AUTH %s)."
-                               % (host, port, " ".join(mechanisms) or "not offered"))
-        result.token_sent = True
-        code, reply = smtp.docmd("AUTH", "%s %s" % (MECHANISM, xoauth2_initial_response(username, token)))
-        if code == 334:
-            # The error challenge (base64 JSON); an empty line gets the final reply.
-            result.server_status = decode_error_challenge(reply) or None
-            code, reply = smtp.docmd("")
-        result.server_reply = _scrub("%d %s" % (code, _text(reply)), token, username)
-        if code != 235:
-            category = TEMPORARY if 400 <= code < 500 and "4.2.0" not in result.server_reply else AUTHENTICATION
-            return result.fail(category, "%s refused the token for %s: %s" % (host, username, result.server_reply),
-                               smtp_hint(code, result.server_reply, result.server_status))
-        result.authenticated = True
-        if send_test_to:
-            sender = send_test_from or username
-            message = test_message(sender, send_test_to, host)
-            try:
-                smtp.send_message(message, from_addr=sender, to_addrs=[send_test_to])
-            except smtplib.SMTPException as exc:
-                return result.fail(AUTHENTICATION, "Authenticated, but the test message was refused: %s"
-                                   % _scrub(_text(getattr(exc, "smtp_error", exc) or exc), token),
-                                   "The mailbox may not send as %s, or the recipient is not accepted." % sender)
-            result.test_message_id = message["Message-ID"]
-        return result
+            return result.fail(CONFIGURATION, "TLS with %s:%d failed: %s" % (host, port, exc), CA_HINT)
+        return (_smtp_secure(smtp, result, context) or _smtp_authenticate(smtp, result, token)
+                or _smtp_send_test(smtp, result, token, send_test_to, send_test_from))
     except (OSError, smtplib.SMTPException) as exc:
         return result.fail(TEMPORARY, "The SMTP exchange with %s:%d failed: %s" % (host, port, _scrub(str(exc), token)))
     finally:
-        if smtp is not None:
-            try:
-                smtp.quit()
-            except Exception:  # closing is best effort
-                try:
-                    smtp.close()
-                except Exception:
-                    pass
+        _close_smtp(smtp)
 
 
 def check_login(protocol: str, host: str, port: Optional[int], security: str, username: str, token: str,

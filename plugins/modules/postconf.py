@@ -19,7 +19,9 @@ description:
     C(main.cf) and C(master.cf) are put back byte for byte and the task fails with Postfix's own message, so a bad
     value never stays in place.
   - Works for the default instance and for a separate instance in its own configuration folder (O(config_dir)).
-    It does not reload Postfix; notify a handler that does.
+    Changing settings does not reload Postfix; a task of its own with O(postfix_command=reload) does.
+  - With O(postfix_command) the task runs C(postfix -c config_dir check), C(status), C(start), C(reload) or
+    C(stop) instead, on a pseudo-terminal so that Postfix's own messages are reported.
 author:
   - xoauth2.mail contributors (@xoauth2)
 extends_documentation_fragment:
@@ -27,7 +29,10 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Reads the current values and reports what would change; writes nothing and runs no check.
+    details:
+      - Reads the current values and reports what would change; writes nothing and runs no check.
+      - With O(postfix_command), runs only C(check) and C(status), and reports whether a start, stop or reload
+        would happen.
   diff_mode:
     support: full
     details: Shows the changed names with their values before and after (one diff per file).
@@ -80,11 +85,24 @@ options:
       - Turn it off only for a configuration folder that is not a complete Postfix instance yet.
     type: bool
     default: true
+  postfix_command:
+    description:
+      - Run C(postfix -c config_dir <command>) instead of changing the configuration; give it in a task of its
+        own, without O(settings) and O(master_entries).
+      - V(check) validates the configuration and fails with Postfix's message when it is wrong; never a change.
+      - V(status) reports in RV(running) whether the instance runs; never a change.
+      - V(start) starts the instance when it does not run, V(stop) stops it when it runs.
+      - V(reload) runs the check first (and fails without reloading when it fails), then reloads the instance
+        when it runs; an instance that does not run is left alone, since it reads the configuration when it starts.
+      - A start, stop or reload that happens reports a change.
+    type: str
+    choices: [check, status, start, reload, stop]
 notes:
   - Values are compared as C(postconf -n) prints them, so V(a,b) and V(a, b) are different values; the module writes
     lists always the same way, so it stays idempotent for its own writes.
-  - C(postfix check) prints fatal errors only to a terminal; the module runs it on a pseudo-terminal so the
-    message can be reported.
+  - C(postfix) prints fatal errors only to a terminal; the module runs every C(postfix) command on a
+    pseudo-terminal, so the message can be reported (C(script -qec) loses the last lines when its input ends first,
+    as under Ansible).
   - A name that is not a Postfix parameter is still written (Postfix allows user-defined parameters used as
     C($name)), with a warning, since it is often a typo.
 seealso:
@@ -127,6 +145,16 @@ EXAMPLES = r"""
       smtp/inet: null
       10025/inet: 10025 inet n - n - - smtpd
 
+- name: Check the configuration and reload the instance if it runs
+  xoauth2.mail.postconf:
+    config_dir: /srv/relay/postfix
+    postfix_command: reload
+
+- name: Start the separate instance unless it runs
+  xoauth2.mail.postconf:
+    config_dir: /srv/relay/postfix
+    postfix_command: start
+
 - name: Remove settings (the compiled-in defaults apply again)
   xoauth2.mail.postconf:
     settings:
@@ -154,189 +182,46 @@ changed_master_entries:
   elements: str
   sample: ["*/*/chroot"]
 validation:
-  description: The output of C(postfix check) when it failed (the task fails then, and the files are restored).
+  description:
+    - The output of C(postfix check) when it failed (the task fails then, and changed files are restored).
   returned: failure of the check
   type: str
   sample: "postfix: fatal: bad numerical configuration: message_size_limit = abc"
+running:
+  description:
+    - With O(postfix_command=status), V(start), V(stop) or V(reload), whether the instance runs after the task (in
+      check mode, whether it would run).
+  returned: when postfix_command is status, start, stop or reload and the status could be read
+  type: bool
+  sample: true
+postfix_output:
+  description:
+    - What the last C(postfix) command of O(postfix_command) printed (on a pseudo-terminal, so fatal errors too).
+  returned: when postfix_command is given
+  type: str
+  sample: "postfix/postfix-script: starting the Postfix mail system"
 """
 
 import os
-import re
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.xoauth2.mail.plugins.module_utils._postconf_cli import ConfigError, PostfixCli
+from ansible_collections.xoauth2.mail.plugins.module_utils._postconf_plan import make_plan
 from ansible_collections.xoauth2.mail.plugins.module_utils._terminal_command import run_on_terminal
 
 SBIN_DIRS = ["/usr/sbin", "/usr/local/sbin", "/sbin"]
-NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
-SERVICE_FIELDS = ("service", "type", "private", "unprivileged", "chroot", "wakeup", "process_limit", "command")
-SETTABLE_FIELDS = SERVICE_FIELDS[2:]
+# postfix_command -> whether it acts on a running instance (else on a stopped one)
+ACTS_WHEN_RUNNING = {"start": False, "stop": True, "reload": True}
 
 
-class ConfigError(Exception):
-    """A problem with the options, reported with the option that holds it."""
+class Failed(ConfigError):
+    """The task fails with this message; extra goes into the result (and wins over it)."""
 
-
-def render(value, where):
-    """One main.cf value the way Postfix writes it."""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, str):
-        text = value.strip()
-    elif isinstance(value, (list, tuple)):
-        text = ", ".join(item for item in flatten(value, where) if item != "")
-    else:
-        raise ConfigError("%s: a value must be a string, a number, a boolean or a list, not %s"
-                          % (where, type(value).__name__))
-    if "\n" in text or "\r" in text:
-        raise ConfigError("%s: the value must be on one line" % where)
-    return text
-
-
-def flatten(values, where):
-    for item in values:
-        if isinstance(item, (list, tuple)):
-            yield from flatten(item, where)
-        elif isinstance(item, dict) or item is None:
-            raise ConfigError("%s: a list item must be a string, a number or a boolean" % where)
-        else:
-            yield render(item, where)
-
-
-def render_field(value, where):
-    """A master.cf field: booleans are y/n there."""
-    if isinstance(value, bool):
-        return "y" if value else "n"
-    return render(value, where)
-
-
-def normalise_entry(text):
-    return " ".join(text.split())
-
-
-class Postconf:
-    """Runs postconf/postfix for one configuration folder."""
-
-    def __init__(self, module, config_dir):
-        self.module = module
-        self.config_dir = config_dir
-        self.binary = module.get_bin_path("postconf", required=True, opt_dirs=SBIN_DIRS)
-
-    def run(self, args, what):
-        rc, out, err = self.module.run_command([self.binary, "-c", self.config_dir] + args)
-        if rc != 0:
-            raise ConfigError("postconf failed to %s: %s" % (what, (err or out).strip() or "exit %d" % rc))
-        return out, err
-
-    def explicit(self):
-        """main.cf names and values as `postconf -n` prints them."""
-        out, err = self.run(["-n"], "read %s/main.cf" % self.config_dir)
-        values = {}
-        # postconf -n leaves out names Postfix does not use (user-defined ones), but warns about each
-        for match in re.finditer(r"/main\.cf: unused parameter: ([A-Za-z0-9_]+)=(.*)$", err, re.MULTILINE):
-            values[match.group(1)] = match.group(2).strip()
-        for line in out.splitlines():
-            name, sep, value = line.partition(" = ")
-            if not sep:
-                name, sep, value = line.partition(" =")
-            if sep:
-                values[name.strip()] = value.strip()
-        return values
-
-    def known_names(self):
-        out, _err = self.run(["-d", "-H"], "list the parameter names")
-        return set(out.split())
-
-    def master_lines(self, flag, keys):
-        """`postconf -M`/`-F` lines per key; a key matching nothing is an error naming it."""
-        out, err = self.run([flag] + list(keys), "read %s/master.cf" % self.config_dir)
-        unmatched = re.findall(r'unmatched request: "([^"]*)"', err)
-        if unmatched:
-            raise ConfigError("master_entries: %s matches no entry of %s/master.cf"
-                              % (", ".join(repr(key) for key in unmatched), self.config_dir))
-        return out.splitlines()
-
-    def set(self, pairs):
-        self.run(["-e"] + ["%s=%s" % pair for pair in pairs], "write %s" % ", ".join(name for name, _v in pairs))
-
-    def remove(self, names):
-        self.run(["-X"] + list(names), "remove %s" % ", ".join(names))
-
-
-def plan_settings(module, postconf):
-    """(to_set [(name, value)], to_remove [names], before {name: value or None})."""
-    params = module.params
-    current = postconf.explicit()
-    to_set, to_remove, before = [], [], {}
-    for name in sorted(params["settings"]):
-        where = "settings.%s" % name
-        if not NAME_RE.match(name):
-            raise ConfigError("%s: not a valid parameter name (letters, digits and _ only)" % where)
-        value = params["settings"][name]
-        if params["state"] == "absent" or value is None:
-            if name in current:
-                to_remove.append(name)
-                before[name] = current[name]
-            continue
-        wanted = render(value, where)
-        if current.get(name) != wanted:
-            to_set.append((name, wanted))
-            before[name] = current.get(name)
-    return to_set, to_remove, before
-
-
-def plan_master(module, postconf):
-    """(entries [(key, line or None)], fields [(key, value)], before {key: text or None})."""
-    entries, fields, before = [], [], {}
-    for key in sorted(module.params["master_entries"]):
-        where = "master_entries[%r]" % key
-        value = module.params["master_entries"][key]
-        parts = key.split("/")
-        if len(parts) == 2 and all(parts) and "*" not in key:
-            current = current_entry(postconf, key)
-            if value is None:
-                if current is not None:
-                    entries.append((key, None))
-                    before[key] = current
-                continue
-            line = normalise_entry(render(value, where))
-            words = line.split(" ")
-            if len(words) < 8 or words[0] != parts[0] or words[1] != parts[1]:
-                raise ConfigError("%s: the entry must be 'service type private unpriv chroot wakeup maxproc command"
-                                  " [args]' starting with %s %s" % (where, parts[0], parts[1]))
-            if current != line:
-                entries.append((key, line))
-                before[key] = current
-        elif len(parts) == 3 and all(parts):
-            if parts[2] not in SETTABLE_FIELDS:
-                raise ConfigError("%s: the field must be one of %s" % (where, ", ".join(SETTABLE_FIELDS)))
-            if value is None:
-                raise ConfigError("%s: a field cannot be removed, give a value" % where)
-            wanted = render_field(value, where)
-            current = {}
-            for line in postconf.master_lines("-F", [key]):
-                name, _sep, text = line.partition(" = ")
-                current[name.strip()] = text.strip()
-            if any(normalise_entry(text) != normalise_entry(wanted) for text in current.values()):
-                fields.append((key, wanted))
-                if len(current) == 1:
-                    before[key] = list(current.values())[0]
-                else:
-                    before[key] = ", ".join("%s=%s" % item for item in sorted(current.items()))
-        else:
-            raise ConfigError("%s: a key is 'service/type' (a whole entry) or 'service/type/field'" % where)
-    return entries, fields, before
-
-
-def current_entry(postconf, key):
-    rc, out, err = postconf.module.run_command([postconf.binary, "-c", postconf.config_dir, "-M", key])
-    if rc != 0:
-        raise ConfigError("postconf failed to read %s/master.cf: %s" % (postconf.config_dir, (err or out).strip()))
-    text = normalise_entry(out)
-    return text or None
+    def __init__(self, msg, **extra):
+        super().__init__(msg)
+        self.extra = extra
 
 
 def file_snapshot(path):
@@ -359,15 +244,146 @@ def restore(module, path, data):
     module.atomic_move(tmp, path)
 
 
-def postfix_check(module, config_dir):
-    """(ok, output) of `postfix -c DIR check`, with the fatal errors Postfix prints only to a terminal."""
-    postfix = module.get_bin_path("postfix", required=True, opt_dirs=SBIN_DIRS)
-    rc, text = run_on_terminal([postfix, "-c", config_dir, "check"])
-    return rc == 0, text
+def postfix_check(cli):
+    """(ok, output) of `postfix -c DIR check`."""
+    rc, output = cli.postfix("check")
+    return rc == 0, output
 
 
-def diff_text(values):
-    return "".join("%s = %s\n" % (name, value) for name, value in sorted(values.items()) if value is not None)
+def postfix_status(cli):
+    """(running, output); `postfix status` exits 1 for an instance that does not run."""
+    rc, output = cli.postfix("status")
+    if rc not in (0, 1):
+        raise Failed("postfix_command: postfix -c %s status failed: %s" % (cli.config_dir, output or "exit %d" % rc),
+                     postfix_output=output)
+    return rc == 0, output
+
+
+def passed_check(cli, command):
+    """The output of a passed `postfix check`; a failed one fails the task with Postfix's words."""
+    ok, output = postfix_check(cli)
+    if not ok:
+        raise Failed("postfix_command: postfix -c %s check failed%s: %s" % (
+            cli.config_dir, ", so the instance was not reloaded" if command == "reload" else "",
+            output or "(no output)"), validation=output, postfix_output=output)
+    return output
+
+
+def run_postfix_command(cli, command, check_mode):
+    """The result of postfix_command: start and stop only when needed, reload a running instance after a check."""
+    if command in ("check", "reload"):
+        output = passed_check(cli, command)
+        if command == "check":
+            return dict(changed=False, postfix_output=output)
+    running, output = postfix_status(cli)
+    if command == "status" or ACTS_WHEN_RUNNING[command] != running:
+        return dict(changed=False, running=running, postfix_output=output)
+    if not check_mode:
+        rc, output = cli.postfix(command)
+        if rc != 0:
+            raise Failed("postfix_command: postfix -c %s %s failed: %s" % (cli.config_dir, command,
+                                                                           output or "exit %d" % rc),
+                         postfix_output=output)
+    return dict(changed=True, running=command != "stop", postfix_output=output)
+
+
+class PostconfTask:
+    """One run of the module: plan, diff, apply, check or restore; or one postfix command."""
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.config_dir = os.path.abspath(self.params["config_dir"])
+        self.main_cf = os.path.join(self.config_dir, "main.cf")
+        self.master_cf = os.path.join(self.config_dir, "master.cf")
+        self.result = dict(changed=False, config_dir=self.config_dir, changed_settings=[], changed_master_entries=[])
+        self.cli = PostfixCli(self.config_dir, self.find, module.run_command, run_on_terminal)
+
+    def find(self, name):
+        path = self.module.get_bin_path(name, opt_dirs=SBIN_DIRS)
+        if not path:
+            raise ConfigError("Failed to find the command %s in PATH or %s: is Postfix installed?"
+                              % (name, ", ".join(SBIN_DIRS)))
+        return path
+
+    def run(self):
+        """(failed, result)."""
+        try:
+            self.check_options()
+            if self.params["postfix_command"]:
+                self.result.update(run_postfix_command(self.cli, self.params["postfix_command"],
+                                                       self.module.check_mode))
+            else:
+                self.configure()
+        except ConfigError as error:
+            return True, dict(self.result, msg=str(error), **getattr(error, "extra", {}))
+        return False, self.result
+
+    def check_options(self):
+        if not os.path.isdir(self.config_dir):
+            raise ConfigError("config_dir: %s is not a folder" % self.config_dir)
+        if not os.path.isfile(self.main_cf):
+            raise ConfigError("config_dir: %s does not exist; create it first (for example from the package's"
+                              " main.cf.dist)" % self.main_cf)
+        if self.params["state"] == "absent" and self.params["master_entries"]:
+            raise ConfigError("master_entries: only with state=present (remove an entry with a null value)")
+        if self.params["postfix_command"] and (self.params["settings"] or self.params["master_entries"]):
+            raise ConfigError("postfix_command: give it in a task of its own, without settings and master_entries")
+
+    def configure(self):
+        plan = make_plan(self.cli, self.params["settings"], self.params["master_entries"],
+                         self.params["state"] == "absent")
+        self.result.update(plan.summary())
+        if self.module._diff and plan.changed:
+            self.result["diff"] = plan.diff(self.main_cf, self.master_cf)
+        self.warn_unknown(plan)
+        if not plan.changed or self.module.check_mode:
+            return
+        saved = {self.main_cf: file_snapshot(self.main_cf)}
+        if plan.master_before:
+            saved[self.master_cf] = file_snapshot(self.master_cf)
+        self.apply(plan, saved)
+        if self.params["validate"]:
+            self.check_or_restore(saved)
+
+    def warn_unknown(self, plan):
+        names = [name for name, _value in plan.to_set]
+        known = self.cli.known_names() if names else set()
+        for name in names:
+            if name not in known:
+                self.module.warn("settings.%s: not a Postfix parameter (written as a user-defined parameter;"
+                                 " a typo?)" % name)
+
+    def apply(self, plan, saved):
+        try:
+            if plan.to_remove:
+                self.cli.remove(plan.to_remove)
+            if plan.to_set:
+                self.cli.set(plan.to_set)
+            for key, line in plan.entries:
+                self.cli.set_entry(key, line)
+            if plan.fields:
+                self.cli.set_fields(plan.fields)
+        except ConfigError as error:
+            self.restore(saved)
+            raise Failed("%s (the previous files were restored)" % error)
+
+    def check_or_restore(self, saved):
+        ok, output = postfix_check(self.cli)
+        if ok:
+            return
+        self.restore(saved)
+        still_ok, _output = postfix_check(self.cli)
+        names = ", ".join(self.result["changed_settings"] + self.result["changed_master_entries"])
+        msg = "postfix check failed after changing %s, so the previous configuration was restored: %s" % (
+            names, output or "(no output)")
+        if not still_ok:
+            msg += " (the restored configuration fails the check too: the problem was there before)"
+        raise Failed(msg, validation=output, changed=False)
+
+    def restore(self, saved):
+        for path, data in saved.items():
+            restore(self.module, path, data)
 
 
 def main():
@@ -378,93 +394,13 @@ def main():
             master_entries=dict(type="dict", default={}),
             state=dict(type="str", default="present", choices=["present", "absent"]),
             validate=dict(type="bool", default=True),
+            postfix_command=dict(type="str", choices=["check", "status", "start", "reload", "stop"]),
         ),
         supports_check_mode=True,
     )
-    params = module.params
-    config_dir = os.path.abspath(params["config_dir"])
-    result = dict(changed=False, config_dir=config_dir, changed_settings=[], changed_master_entries=[])
-    main_cf = os.path.join(config_dir, "main.cf")
-    master_cf = os.path.join(config_dir, "master.cf")
-    if not os.path.isdir(config_dir):
-        module.fail_json(msg="config_dir: %s is not a folder" % config_dir, **result)
-    if not os.path.isfile(main_cf):
-        module.fail_json(msg="config_dir: %s does not exist; create it first (for example from the package's"
-                         " main.cf.dist)" % main_cf, **result)
-    if params["state"] == "absent" and params["master_entries"]:
-        module.fail_json(msg="master_entries: only with state=present (remove an entry with a null value)", **result)
-
-    postconf = Postconf(module, config_dir)
-    try:
-        to_set, to_remove, before = plan_settings(module, postconf)
-        entries, fields, master_before = plan_master(module, postconf)
-    except ConfigError as error:
-        module.fail_json(msg=str(error), **result)
-
-    after = dict(before)
-    after.update({name: None for name in to_remove})
-    after.update(dict(to_set))
-    master_after = dict(master_before)
-    master_after.update(dict(entries))
-    master_after.update(dict(fields))
-    result["changed_settings"] = sorted(before)
-    result["changed_master_entries"] = sorted(master_before)
-    result["changed"] = bool(before or master_before)
-    if module._diff and result["changed"]:
-        diffs = []
-        if before:
-            diffs.append(dict(before=diff_text(before), after=diff_text(after),
-                              before_header=main_cf, after_header=main_cf))
-        if master_before:
-            diffs.append(dict(before=diff_text(master_before), after=diff_text(master_after),
-                              before_header=master_cf, after_header=master_cf))
-        result["diff"] = diffs if len(diffs) > 1 else diffs[0]
-
-    unknown = [name for name, _v in to_set]
-    if unknown:
-        known = postconf.known_names()
-        for name in unknown:
-            if name not in known:
-                module.warn("settings.%s: not a Postfix parameter (written as a user-defined parameter;"
-                            " a typo?)" % name)
-
-    if not result["changed"] or module.check_mode:
-        module.exit_json(**result)
-
-    saved = {main_cf: file_snapshot(main_cf)}
-    if master_before:
-        saved[master_cf] = file_snapshot(master_cf)
-    try:
-        if to_remove:
-            postconf.remove(to_remove)
-        if to_set:
-            postconf.set(to_set)
-        for key, line in entries:
-            if line is None:
-                postconf.run(["-M", "-X", key], "remove the master.cf entry %s" % key)
-            else:
-                postconf.run(["-M", "-e", "%s=%s" % (key, line)], "write the master.cf entry %s" % key)
-        if fields:
-            postconf.run(["-F"] + ["%s=%s" % pair for pair in fields], "write master.cf fields")
-    except ConfigError as error:
-        for path, data in saved.items():
-            restore(module, path, data)
-        module.fail_json(msg="%s (the previous files were restored)" % error, **result)
-
-    if params["validate"]:
-        ok, output = postfix_check(module, config_dir)
-        if not ok:
-            for path, data in saved.items():
-                restore(module, path, data)
-            still_ok, _output = postfix_check(module, config_dir)
-            names = ", ".join(result["changed_settings"] + result["changed_master_entries"])
-            msg = "postfix check failed after changing %s, so the previous configuration was restored: %s" % (
-                names, output or "(no output)")
-            if not still_ok:
-                msg += " (the restored configuration fails the check too: the problem was there before)"
-            result["changed"] = False
-            module.fail_json(msg=msg, validation=output, **result)
-
+    failed, result = PostconfTask(module).run()
+    if failed:
+        module.fail_json(**result)
     module.exit_json(**result)
 
 
