@@ -24,6 +24,8 @@ LIBRARIES: Dict[str, Tuple[str, Optional[Tuple[int, ...]]]] = {
     # oidc_authority (any OIDC issuer, e.g. a test provider) needs 1.28.
     "msal": ("msal>=1.28", (1, 28)),
     "imapclient": ("imapclient", None),
+    # Signs the service account's JWT bearer assertion (provider google); msal brings it.
+    "jwt": ("PyJWT[crypto]", None),
 }
 
 
