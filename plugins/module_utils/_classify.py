@@ -110,7 +110,7 @@ def _answer(status: Optional[int], body: Optional[Dict[str, Any]], retry_after: 
     codes = aadsts_codes(body)
     code_text = ", ".join(["AADSTS%d" % c for c in codes]) or None
     code = error if not code_text else "%s (%s)" % (error, code_text)
-    return _Answer(status, error, description, codes, code, where.capitalize(),
+    return _Answer(status, error, description, codes, code, where[:1].upper() + where[1:],
                    dict(code=code, description=description, http_status=status, retry_after=retry_after))
 
 
