@@ -242,21 +242,31 @@ GOOGLE_ASSERTION_ERRORS: Tuple[Tuple[str, Optional[str], str], ...] = (
 )
 
 
-def _google_rule(answer: _Answer, context: Dict[str, Any]) -> Optional[Tuple[type, Optional[str], str]]:
+def _google_error(body: Optional[Dict[str, Any]], answer: _Answer) -> str:
+    """Google sends a policy re-authentication as invalid_grant with error_subtype invalid_rapt."""
+    subtype = str(body.get("error_subtype") or "") if isinstance(body, dict) else ""
+    if "invalid_rapt" in (subtype, answer.error) or "(invalid_rapt)" in (answer.description or ""):
+        if answer.error != "invalid_rapt":
+            answer.code = answer.kwargs["code"] = "%s (invalid_rapt)" % answer.error
+        return "invalid_rapt"
+    return answer.error or ""
+
+
+def _google_rule(answer: _Answer, error: str, context: Dict[str, Any]) -> Optional[Tuple[type, Optional[str], str]]:
     kind = "service_account" if context.get("flow") == "service_account" else "user"
-    if kind == "service_account" and answer.error == "invalid_grant":
+    if kind == "service_account" and error == "invalid_grant":
         text = (answer.description or "").lower()
         for needle, option, explanation in GOOGLE_ASSERTION_ERRORS:
             if needle in text:
                 return ConfigurationError, option, explanation
-    return GOOGLE_ERRORS.get((answer.error or "", kind))
+    return GOOGLE_ERRORS.get((error, kind))
 
 
 def classify_google(status: Optional[int], body: Optional[Dict[str, Any]], retry_after: Optional[float],
                     where: str, context: Dict[str, Any]) -> OAuthMailError:
     """Google's answers with the fix in the message; ``context`` holds the flow, ids, username and scopes."""
     answer = _answer(status, body, retry_after, where)
-    rule = None if _temporary(answer) else _google_rule(answer, context)
+    rule = None if _temporary(answer) else _google_rule(answer, _google_error(body, answer), context)
     if rule is None:
         return classify(status, body, retry_after, where)
     category, option, explanation = rule

@@ -73,6 +73,13 @@ class GoogleProvider(OidcProvider):
             return self.service_account()
         return super().acquire()
 
+    def refresh(self, refresh_token: str) -> TokenGrant:
+        grant = super().refresh(refresh_token)
+        if not grant.refresh_token:
+            # Google does not rotate: without this, a seeded refresh token would not be stored at all.
+            grant.refresh_token = refresh_token
+        return grant
+
     def _key(self) -> ServiceAccountKey:
         key = ServiceAccountKey.from_sealed(self.credential)
         if key is None:
