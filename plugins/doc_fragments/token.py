@@ -33,7 +33,7 @@ options:
         OpenID Connect issuer (C(msal) O(authority) versus C(oidc_authority)).
       - For V(oidc), required; it must equal the C(issuer) the server announces, character for character.
       - For V(google), defaults to C(https://accounts.google.com), whose endpoints are built in (no discovery
-        request). Any other issuer URL stands in for Google (for example a test server): its endpoints come from its
+        request). Any other issuer URL stands in for Google (for example a test server), with the endpoints of its
         OpenID Connect discovery document.
     type: str
   client_id:

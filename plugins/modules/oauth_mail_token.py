@@ -72,11 +72,11 @@ options:
         passes. Later runs refresh the token silently with the stored refresh token; a new sign-in is asked for only
         when there is no usable token. Microsoft needs a public client ("Allow public client flows") and no
         O(client_secret); include C(offline_access) in O(scopes) of V(oidc) servers to get a refresh token.
-      - V(service_account) is a Google Workspace service account with domain-wide delegation (O(provider=google)):
-        the JWT bearer grant (RFC 7523), an assertion signed (RS256) with the key in O(service_account_key_file) or
-        O(service_account_key) on behalf of the mailbox O(username). There is no refresh token: every renewal signs a
-        new assertion. The key is sealed in the token file, so the lookup and the relay helper renew without it; it is
-        used only for the same service account.
+      - V(service_account) is a Google Workspace service account with domain-wide delegation (O(provider=google)),
+        with the JWT bearer grant (RFC 7523), an assertion signed (RS256) with the key in O(service_account_key_file) or
+        O(service_account_key) on behalf of the mailbox O(username). There is no refresh token, so every renewal signs a
+        new assertion. The key is sealed in the token file, so the lookup and the relay helper renew without it, and
+        it is used only for the same service account.
       - Default, V(refresh_token) when O(refresh_token) is given, else V(service_account) when a service account key
         is given, else the flow of the existing token file, else V(client_credentials) when a client credential is
         given.
