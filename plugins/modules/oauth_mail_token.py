@@ -104,7 +104,7 @@ options:
   username:
     description:
       - The mailbox the token is for (the C(user=) of XOAUTH2), stored with the token.
-      - With O(flow=service_account), required: the Workspace mailbox the service account acts for (the C(sub) of
+      - With O(flow=service_account), required, the Workspace mailbox the service account acts for (the C(sub) of
         the assertion).
     type: str
   service_account_key_file:
