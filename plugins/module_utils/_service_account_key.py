@@ -49,8 +49,8 @@ class ServiceAccountKey:
         data = (credential or {}).get("service_account")
         if not isinstance(data, dict):
             return None
-        return cls(**{name: data.get(name) for name in ("client_email", "private_key", "private_key_id",
-                                                         "token_uri", "client_id")})
+        names = ("client_email", "private_key", "private_key_id", "token_uri", "client_id")
+        return cls(**{name: data.get(name) for name in names})
 
     def same_as(self, other: Optional["ServiceAccountKey"]) -> bool:
         return other is not None and other.private_key_id == self.private_key_id and hmac.compare_digest(

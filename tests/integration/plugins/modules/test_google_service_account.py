@@ -168,3 +168,18 @@ def test_gmail_user_grant_refreshes_and_logs_in(run_module, idp, mail_stack, key
     assert renewed["action"] == "refreshed", renewed
     check = imap_check(run_module, mail_stack, key_text, args["path"])
     assert check["authenticated"] is True and check["username"] == "bob@example.test"
+
+
+def test_relay_helper_renews_the_service_account_token_alone(run_module, idp, mail_stack, sa_args, key_text):
+    """xoauth2-relay builds its session from the token file only (provider_ca_file, timeout, retries)."""
+    import base64
+    from types import SimpleNamespace
+
+    from ansible_collections.xoauth2.mail.plugins.module_utils._relay.tokens import make_session
+
+    assert run_module(MODULE, sa_args)["action"] == "acquired"
+    account = SimpleNamespace(provider_ca_file=mail_stack.ca_file, token_file=sa_args["path"],
+                              key=base64.b64decode(key_text))
+    outcome = make_session(account, timeout=10, retries=1).ensure_valid(600, force=True)
+    assert outcome.action == "acquired" and jwt_requests(idp) == 2
+    mail_stack.imap_login(ALICE, outcome.record.access_token).logout()
