@@ -42,7 +42,10 @@ def sign_assertion(key: ServiceAccountKey, subject: str, scopes: List[str], audi
     issued = int(now)
     claims = {"iss": key.client_email, "sub": subject, "scope": " ".join(scopes), "aud": audience,
               "iat": issued, "exp": issued + ASSERTION_LIFETIME}
-    token = jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.private_key_id})
+    try:
+        token = jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.private_key_id})
+    except (TypeError, ValueError, jwt.exceptions.PyJWTError) as exc:
+        raise ValueError(exc.__class__.__name__) from None  # the key's text stays out of the message
     return token.decode("ascii") if isinstance(token, bytes) else token  # PyJWT 1.x gives bytes
 
 
@@ -97,7 +100,14 @@ class GoogleProvider(OidcProvider):
     def service_account(self) -> TokenGrant:
         key = self._key()
         endpoint = self.metadata()["token_endpoint"]
-        assertion = sign_assertion(key, self.settings.username, self.settings.scopes or [], endpoint, time.time())
+        try:
+            assertion = sign_assertion(key, self.settings.username, self.settings.scopes or [], endpoint, time.time())
+        except ValueError as exc:
+            # Only a key that parses but is not a consistent RSA key gets here.
+            option = self._error_context()["key_option"]
+            raise ConfigurationError(
+                "%s: the private key of %s cannot sign (%s); download a new JSON key."
+                % (option, key.client_email, exc), option=option)
         return self._token_request({"grant_type": JWT_BEARER, "assertion": assertion})
 
     def _error_context(self) -> Dict[str, Any]:

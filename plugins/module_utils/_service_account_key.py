@@ -119,10 +119,19 @@ def _check_private_key(pem: str, option: str) -> None:
     serialization = importlib.import_module("cryptography.hazmat.primitives.serialization")
     rsa = importlib.import_module("cryptography.hazmat.primitives.asymmetric.rsa")
     try:
-        key = serialization.load_pem_private_key(pem.encode("utf-8"), password=None)
+        key = _load_pem(serialization, pem.encode("utf-8"))
     except Exception:  # pylint: disable=broad-except  # any parse failure; its text is not passed on
         key = None
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ConfigurationError(
             "%s: its private_key does not load as an unencrypted PEM RSA private key; download a new JSON key."
             % option, option=option)
+
+
+def _load_pem(serialization, data: bytes):
+    """Parse without the RSA consistency check (about 0.1 s a key): this runs on every no-change run, and the
+    key is loaded with the full check when PyJWT signs with it."""
+    try:
+        return serialization.load_pem_private_key(data, password=None, unsafe_skip_rsa_key_validation=True)
+    except TypeError:  # cryptography before 39
+        return serialization.load_pem_private_key(data, password=None)

@@ -178,3 +178,24 @@ def test_unauthorized_service_account_names_the_admin_console_step(token_file, k
     assert "Domain-wide delegation" in text and document["client_id"] in text and "https://mail.google.com/" in text
     assert key_body(document)[:40] not in text
     assert not os.path.exists(token_file.path)
+
+
+def test_a_key_that_parses_but_cannot_sign_is_a_named_error(token_file, tmp_path, rsa_key):
+    """The cheap parse on every run skips RSA's consistency check; signing does it and must fail cleanly."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    numbers = rsa_key.private_numbers()
+    inconsistent = rsa.RSAPrivateNumbers(
+        p=numbers.p, q=numbers.q, d=numbers.d + 2, dmp1=numbers.dmp1, dmq1=numbers.dmq1, iqmp=numbers.iqmp,
+        public_numbers=numbers.public_numbers).private_key(unsafe_skip_rsa_key_validation=True)
+    document = key_document(rsa_key)
+    document["private_key"] = inconsistent.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    path = tmp_path / "inconsistent.json"
+    path.write_text(json.dumps(document))
+    factory = Factory([])
+    with pytest.raises(ConfigurationError) as caught:
+        sa_session(token_file, factory, service_account_key_file=str(path)).ensure_valid(600)
+    assert caught.value.option == "service_account_key_file" and "cannot sign" in str(caught.value)
+    assert key_body(document)[:40] not in str(caught.value)
+    assert factory.http.posts == [] and not os.path.exists(token_file.path)
