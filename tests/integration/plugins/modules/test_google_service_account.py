@@ -92,7 +92,10 @@ def test_renewal_without_the_key_signs_with_the_sealed_one(run_module, idp, mail
     assert second["access_token"] != first["access_token"]
     assert jwt_requests(idp) == 2
     assert idp.inspect(second["access_token"])["username"] == ALICE
-    mail_stack.imap_login(ALICE, second["access_token"]).logout()
+    # The upstream Postfix (SASL through Dovecot) accepts it as alice, and the message arrives in her inbox.
+    subject = "google-sa-%s" % os.urandom(4).hex()
+    mail_stack.smtp_send_xoauth2(ALICE, second["access_token"], to=ALICE, subject=subject)
+    assert mail_stack.wait_for_message(ALICE, second["access_token"], subject, timeout=20)
 
 
 @pytest.mark.parametrize("service_account, mailbox", [
