@@ -27,10 +27,11 @@ def key(stack):
         return json.load(handle)
 
 
-def assertion(key, stack, private_key=None, headers=None, **changes):
-    now = int(time.time())
+def assertion(key, stack, private_key=None, headers=None, age=0, lifetime=3600, **changes):
+    """Claims as the collection signs them; ``age`` moves iat into the past, both relative to now."""
+    now = int(time.time()) - age
     claims = {"iss": key["client_email"], "sub": "alice@example.test", "scope": "https://mail.google.com/",
-              "aud": stack.token_url, "iat": now, "exp": now + 3600}
+              "aud": stack.token_url, "iat": now, "exp": now + lifetime}
     claims.update(changes)
     claims = {name: value for name, value in claims.items() if value is not None}
     return jwt.encode(claims, private_key or key["private_key"], algorithm="RS256",
@@ -60,8 +61,8 @@ OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     ("signed by another key", {"private_key": OTHER_KEY}, 400, "invalid_grant", "Invalid JWT Signature."),
     ("unknown key id", {"headers": {"kid": "0" * 40}}, 400, "invalid_grant", "Invalid JWT Signature."),
     ("wrong audience", {"aud": "https://oauth2.googleapis.com/token"}, 400, "invalid_grant", "audience"),
-    ("longer than an hour", {"exp": int(time.time()) + 3601}, 400, "invalid_grant", SHORT_LIVED),
-    ("expired", {"iat": int(time.time()) - 7200, "exp": int(time.time()) - 3600}, 400, "invalid_grant", SHORT_LIVED),
+    ("longer than an hour", {"lifetime": 3601}, 400, "invalid_grant", SHORT_LIVED),
+    ("expired", {"age": 7200}, 400, "invalid_grant", SHORT_LIVED),
     ("unknown service account", {"iss": "ghost@xoauth2-test.iam.gserviceaccount.com"}, 400, "invalid_grant",
      "account not found"),
     ("unknown user", {"sub": "nobody@example.test"}, 400, "invalid_grant", "Invalid email or User ID"),
