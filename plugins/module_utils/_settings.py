@@ -112,8 +112,7 @@ class TokenSettings:
                 values["flow"] = meta["flow"]
             elif self.has_client_credential:
                 values["flow"] = "client_credentials"
-        if values["flow"] == "service_account" and self.has_service_account_key:
-            values["client_id"] = _service_account_client_id(self, self.client_id)
+        _fill_service_account(self, values)
         result = TokenSettings(**values)
         if result.provider == "google" or result.flow == "service_account":
             result._check_google()
@@ -122,8 +121,6 @@ class TokenSettings:
             result.scopes = result._default_scopes()
         if result.authority is None and result.provider == "microsoft":
             result.authority = "%s/%s" % (MICROSOFT_LOGIN, result.tenant_id)
-        if result.authority is None and result.provider == "google":
-            result.authority = GOOGLE_ISSUER
         return result
 
     def _require_complete(self) -> None:
@@ -161,7 +158,9 @@ class TokenSettings:
         return None
 
     def _check_google(self) -> None:
-        """What Google does not offer, refused before any request."""
+        """Google's default issuer; what Google does not offer, refused before any request."""
+        if self.authority is None and self.provider == "google":
+            self.authority = GOOGLE_ISSUER
         if self.flow == "service_account":
             if self.client_id is None:
                 raise ConfigurationError(
@@ -204,6 +203,11 @@ class TokenSettings:
             stored["scopes"] = sorted(stored["scopes"])
         mine = self.identity()
         return [name for name in IDENTITY_FIELDS if mine[name] != stored.get(name)]
+
+
+def _fill_service_account(settings: TokenSettings, values: Dict[str, Any]) -> None:
+    if values["flow"] == "service_account" and settings.has_service_account_key:
+        values["client_id"] = _service_account_client_id(settings, settings.client_id)
 
 
 def _service_account_client_id(settings: TokenSettings, given: Optional[str]) -> str:
