@@ -16,9 +16,10 @@ options:
       - The identity provider.
       - V(microsoft) uses C(msal) against Microsoft Entra ID (or any OIDC issuer given as O(authority)).
       - V(oidc) speaks plain OAuth2 to any standards-compliant server, with endpoints from OpenID Connect discovery.
+      - V(google) is Google (Gmail and Google Workspace), with Google's endpoints built in.
       - Required to create a token; when a token file exists, its stored provider is used if this is not set.
     type: str
-    choices: [microsoft, oidc]
+    choices: [microsoft, oidc, google]
   tenant_id:
     description:
       - Microsoft Entra tenant (directory) ID or domain, used to build the default O(authority)
@@ -31,6 +32,9 @@ options:
         C(https://login.microsoftonline.us/<tenant_id>) are accepted, and any other URL is treated as a standard
         OpenID Connect issuer (C(msal) O(authority) versus C(oidc_authority)).
       - For V(oidc), required; it must equal the C(issuer) the server announces, character for character.
+      - For V(google), defaults to C(https://accounts.google.com), whose endpoints are built in (no discovery
+        request). Any other issuer URL stands in for Google (for example a test server), with the endpoints of its
+        OpenID Connect discovery document.
     type: str
   client_id:
     description:
@@ -58,6 +62,7 @@ options:
       - Defaults for V(microsoft) are C(https://outlook.office365.com/.default) for O(flow=client_credentials) and
         C(https://outlook.office.com/SMTP.Send) with C(offline_access) for delegated tokens.
       - For V(oidc) no scope is sent unless given.
+      - For V(google), C(https://mail.google.com/) (IMAP, SMTP and POP).
     type: list
     elements: str
   encryption_key:
@@ -121,4 +126,5 @@ requirements:
   - cryptography >= 44.0.1 (older releases installed with pip are refused, they have known vulnerabilities)
   - msal >= 1.28 (provider V(microsoft), only when a token is renewed)
   - requests >= 2.32.4 (only when a token is renewed; older releases installed with pip are refused)
+  - PyJWT (provider V(google) with a service account, only when a token is renewed; C(msal) brings it)
 """

@@ -30,6 +30,8 @@ LIBRARIES: Dict[str, Tuple[str, Optional[Tuple[int, ...]]]] = {
     # oidc_authority (any OIDC issuer, e.g. a test provider) needs 1.28.
     "msal": ("msal>=1.28", (1, 28)),
     "imapclient": ("imapclient", None),
+    # Signs the service account's JWT bearer assertion (provider google); msal brings it.
+    "jwt": ("PyJWT[crypto]", None),
 }
 
 # import name -> (oldest release without known vulnerabilities, why); keep in step with requirements.txt

@@ -44,6 +44,7 @@ SETTINGS_OPTIONS = (
     "provider", "flow", "tenant_id", "authority", "client_id", "client_secret", "client_certificate",
     "client_certificate_password", "refresh_token", "scopes", "username", "validate_certs", "ca_path",
     "timeout", "retries",
+    "service_account_key", "service_account_key_file",
 )
 
 
@@ -62,7 +63,7 @@ def getter_from_plugin(plugin: Any) -> OptionGetter:
 
 
 # A blank credential is almost always an empty vault variable: say so, never send it.
-BLANK_IS_ERROR = ("client_secret", "refresh_token", "client_certificate_password")
+BLANK_IS_ERROR = ("client_secret", "refresh_token", "client_certificate_password", "service_account_key")
 
 
 def settings_from_options(get: OptionGetter) -> TokenSettings:

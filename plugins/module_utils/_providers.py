@@ -11,6 +11,7 @@ from typing import Any, Dict, Optional
 from ._errors import ConfigurationError
 from ._http import check_ca_path, new_session
 from ._provider_base import Provider
+from ._provider_google import GoogleProvider
 from ._provider_microsoft import MicrosoftProvider
 from ._provider_oidc import OidcProvider
 from ._settings import TokenSettings
@@ -18,6 +19,7 @@ from ._settings import TokenSettings
 PROVIDER_CLASSES = {
     MicrosoftProvider.name: MicrosoftProvider,
     OidcProvider.name: OidcProvider,
+    GoogleProvider.name: GoogleProvider,
 }
 
 

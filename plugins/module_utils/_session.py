@@ -88,6 +88,10 @@ class TokenSession:
             from ._certificate import load_certificate_credential  # only when renewing
             return {"certificate": load_certificate_credential(
                 self.settings.client_certificate, self.settings.client_certificate_password)}
+        if self.settings.has_service_account_key:
+            from ._service_account_key import read_service_account_key  # only for flow service_account
+            return read_service_account_key(
+                self.settings.service_account_key, self.settings.service_account_key_file).sealed()
         if record is not None and self._same_client(record):
             return record.secrets.get("client_credential")
         return None
@@ -104,6 +108,10 @@ class TokenSession:
                 str(stored.get("secret") or "").encode("utf-8"), self.settings.client_secret.encode("utf-8"))
         if self.settings.client_certificate:
             return stored.get("certificate_path") != self.settings.client_certificate
+        if self.settings.has_service_account_key:
+            from ._service_account_key import ServiceAccountKey
+            given = ServiceAccountKey.from_sealed(self._credential(None))
+            return not given.same_as(ServiceAccountKey.from_sealed(stored))
         return False
 
     def decide(self, record: Optional[TokenRecord], min_validity: float, force: bool = False) -> Decision:

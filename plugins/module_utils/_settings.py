@@ -12,8 +12,8 @@ from typing import Any, Dict, List, Optional
 
 from ._errors import ConfigurationError
 
-PROVIDERS = ("microsoft", "oidc")
-FLOWS = ("client_credentials", "refresh_token", "device_code")
+PROVIDERS = ("microsoft", "oidc", "google")
+FLOWS = ("client_credentials", "refresh_token", "device_code", "service_account")
 DELEGATED_FLOWS = ("refresh_token", "device_code")
 # Flows that need a person to sign in (driven by the action plugin, never by the lookup).
 INTERACTIVE_FLOWS = ("device_code",)
@@ -21,6 +21,10 @@ INTERACTIVE_FLOWS = ("device_code",)
 MICROSOFT_LOGIN = "https://login.microsoftonline.com"
 MICROSOFT_APP_SCOPES = ["https://outlook.office365.com/.default"]
 MICROSOFT_DELEGATED_SCOPES = ["https://outlook.office.com/SMTP.Send", "offline_access"]
+# Google's issuer; its endpoints are built in (_provider_google.py), any other authority stands in for it.
+GOOGLE_ISSUER = "https://accounts.google.com"
+# IMAP, SMTP and POP; Google's device flow does not accept it.
+GOOGLE_MAIL_SCOPE = "https://mail.google.com/"
 
 # Fields that say which token this is: a stored token made with other values is not reused.
 IDENTITY_FIELDS = ("provider", "authority", "client_id", "flow", "scopes", "username")
@@ -51,6 +55,9 @@ class TokenSettings:
     ca_path: Optional[str] = None
     timeout: float = 30
     retries: int = 3
+    # flow service_account: the JSON key file of a Google Cloud service account, as content or path.
+    service_account_key: Optional[Any] = field(default=None, repr=False)
+    service_account_key_file: Optional[str] = None
 
     def __post_init__(self) -> None:
         for item in dataclasses.fields(self):
@@ -63,6 +70,10 @@ class TokenSettings:
     @property
     def has_client_credential(self) -> bool:
         return bool(self.client_secret or self.client_certificate)
+
+    @property
+    def has_service_account_key(self) -> bool:
+        return bool(self.service_account_key or self.service_account_key_file)
 
     def check_basics(self) -> None:
         """Checks that need no token file."""
@@ -79,6 +90,10 @@ class TokenSettings:
         if self.client_secret and self.client_certificate:
             raise ConfigurationError(
                 "client_secret and client_certificate are mutually exclusive; give one.", option="client_secret")
+        if self.service_account_key and self.service_account_key_file:
+            raise ConfigurationError(
+                "service_account_key and service_account_key_file are mutually exclusive; give one.",
+                option="service_account_key")
 
     def resolved(self, meta: Optional[Dict[str, Any]] = None) -> "TokenSettings":
         """Fill what was not given from a stored token's metadata, then defaults; validate."""
@@ -91,11 +106,16 @@ class TokenSettings:
         if values["flow"] is None:
             if self.refresh_token:
                 values["flow"] = "refresh_token"
+            elif self.has_service_account_key:
+                values["flow"] = "service_account"
             elif meta.get("flow"):
                 values["flow"] = meta["flow"]
             elif self.has_client_credential:
                 values["flow"] = "client_credentials"
+        _fill_service_account(self, values)
         result = TokenSettings(**values)
+        if result.provider == "google" or result.flow == "service_account":
+            result._check_google()
         result._require_complete()
         if result.scopes is None:
             result.scopes = result._default_scopes()
@@ -133,7 +153,38 @@ class TokenSettings:
             if self.flow == "client_credentials":
                 return list(MICROSOFT_APP_SCOPES)
             return list(MICROSOFT_DELEGATED_SCOPES)
+        if self.provider == "google":
+            return [GOOGLE_MAIL_SCOPE]
         return None
+
+    def _check_google(self) -> None:
+        """Google's default issuer; what Google does not offer, refused before any request."""
+        if self.authority is None and self.provider == "google":
+            self.authority = GOOGLE_ISSUER
+        if self.flow == "service_account":
+            if self.client_id is None:
+                raise ConfigurationError(
+                    "service_account_key_file (or service_account_key) is required for flow service_account.",
+                    option="service_account_key_file")
+            if self.provider != "google":
+                raise ConfigurationError(
+                    "flow service_account (a Workspace service account) needs provider google.", option="provider")
+            if not self.username:
+                raise ConfigurationError(
+                    "username (the Workspace mailbox the service account acts for) is required for flow "
+                    "service_account.", option="username")
+            if self.has_client_credential:
+                raise ConfigurationError(
+                    "flow service_account signs with the service account's key: leave out client_secret.",
+                    option="client_secret")
+        if self.flow == "client_credentials":
+            raise ConfigurationError(
+                "Google has no client credentials grant: use flow service_account (a Workspace service account "
+                "with domain-wide delegation) or flow refresh_token (a user's grant).", option="flow")
+        if self.flow == "device_code" and GOOGLE_MAIL_SCOPE in (self.scopes or [GOOGLE_MAIL_SCOPE]):
+            raise ConfigurationError(
+                "Google's device flow does not accept the scope %s: seed a refresh_token obtained by a browser "
+                "sign-in (flow refresh_token)." % GOOGLE_MAIL_SCOPE, option="flow")
 
     def identity(self) -> Dict[str, Any]:
         return {
@@ -152,3 +203,19 @@ class TokenSettings:
             stored["scopes"] = sorted(stored["scopes"])
         mine = self.identity()
         return [name for name in IDENTITY_FIELDS if mine[name] != stored.get(name)]
+
+
+def _fill_service_account(settings: TokenSettings, values: Dict[str, Any]) -> None:
+    if values["flow"] == "service_account" and settings.has_service_account_key:
+        values["client_id"] = _service_account_client_id(settings, settings.client_id)
+
+
+def _service_account_client_id(settings: TokenSettings, given: Optional[str]) -> str:
+    """The service account's client_email: what the token file records as client_id."""
+    from ._service_account_key import read_service_account_key  # parses the key only for this flow
+    key = read_service_account_key(settings.service_account_key, settings.service_account_key_file)
+    if given is not None and given not in (key.client_email, key.client_id):
+        raise ConfigurationError(
+            "client_id %r is not the service account in the key (%s); leave client_id out for flow "
+            "service_account." % (given, key.client_email), option="client_id")
+    return key.client_email

@@ -13,7 +13,8 @@ version_added: 0.1.0
 description:
   - Makes sure an encrypted token file on the managed host holds an OAuth2 access token (and, for delegated tokens,
     the refresh token) that stays valid for at least O(min_validity) seconds.
-  - Works with Microsoft 365 (through C(msal)) and any standard OAuth2/OpenID Connect server.
+  - Works with Microsoft 365 (through C(msal)), Google (Gmail users and Workspace service accounts) and any standard
+    OAuth2/OpenID Connect server.
   - A valid token gives C(changed=false) without any network request. An expiring token is refreshed once, even when
     many processes try at the same moment (a lock beside the file), and a rotated refresh token is written before the
     module returns.
@@ -87,10 +88,16 @@ options:
         passes. Later runs refresh the token silently with the stored refresh token; a new sign-in is asked for only
         when there is no usable token. Microsoft needs a public client ("Allow public client flows") and no
         O(client_secret); include C(offline_access) in O(scopes) of V(oidc) servers to get a refresh token.
-      - Default, V(refresh_token) when O(refresh_token) is given, else the flow of the existing token file, else
-        V(client_credentials) when a client credential is given.
+      - V(service_account) is a Google Workspace service account with domain-wide delegation (O(provider=google)),
+        with the JWT bearer grant (RFC 7523), an assertion signed (RS256) with the key in O(service_account_key_file) or
+        O(service_account_key) on behalf of the mailbox O(username). There is no refresh token, so every renewal signs a
+        new assertion. The key is sealed in the token file, so the lookup and the relay helper renew without it, and
+        it is used only for the same service account.
+      - Default, V(refresh_token) when O(refresh_token) is given, else V(service_account) when a service account key
+        is given, else the flow of the existing token file, else V(client_credentials) when a client credential is
+        given.
     type: str
-    choices: [client_credentials, refresh_token, device_code]
+    choices: [client_credentials, refresh_token, device_code, service_account]
   device_code_timeout:
     description:
       - With O(flow=device_code), how many seconds to wait for the person to complete the sign-in. The wait also
@@ -113,7 +120,25 @@ options:
   username:
     description:
       - The mailbox the token is for (the C(user=) of XOAUTH2), stored with the token.
+      - With O(flow=service_account), required, the Workspace mailbox the service account acts for (the C(sub) of
+        the assertion).
     type: str
+  service_account_key_file:
+    description:
+      - With O(flow=service_account), path on the managed host of the service account's JSON key file, exactly as
+        Google Cloud gives it (C(type=service_account), C(client_email), C(private_key), C(private_key_id),
+        C(token_uri)).
+      - The file is checked before any request (a key that is not a service account key, lacks a field or whose
+        private key does not load fails with an error naming this option, and nothing is written); its private key
+        is sealed in the token file.
+      - Mutually exclusive with O(service_account_key).
+    type: path
+  service_account_key:
+    description:
+      - With O(flow=service_account), the content of the service account's JSON key file (text or an already parsed
+        dictionary, for example from Ansible Vault), instead of O(service_account_key_file).
+      - An empty string counts as an error, so an empty vault variable is noticed.
+    type: jsonarg
   return_token:
     description:
       - Return the access token as RV(access_token). Avoid it unless a later task needs the token itself.
@@ -216,6 +241,34 @@ EXAMPLES = r"""
     encryption_key: "{{ vault_token_key_new }}"
     previous_encryption_keys:
       - "{{ vault_token_key }}"
+
+- name: Google Workspace mailbox through a service account with domain-wide delegation
+  xoauth2.mail.oauth_mail_token:
+    path: /var/lib/xoauth2-relay/alerts.token
+    provider: google
+    flow: service_account
+    service_account_key_file: /etc/xoauth2/mail-relay-sa.json
+    username: alerts@example.com
+    encryption_key_file: /etc/xoauth2/token.key
+    owner: xoauth2-relay
+
+- name: The same, with the key from Ansible Vault instead of a file on the host
+  xoauth2.mail.oauth_mail_token:
+    path: /var/lib/xoauth2-relay/alerts.token
+    provider: google
+    service_account_key: "{{ vault_google_service_account_key }}"
+    username: alerts@example.com
+    encryption_key: "{{ vault_token_key }}"
+
+- name: A Gmail user's mailbox, seeded with a refresh token from a browser sign-in
+  xoauth2.mail.oauth_mail_token:
+    path: /var/lib/xoauth2-relay/scanner.token
+    provider: google
+    client_id: 123456789012-abcdefghijklmnop.apps.googleusercontent.com
+    client_secret: "{{ vault_google_client_secret }}"
+    refresh_token: "{{ vault_scanner_refresh_token }}"
+    username: scanner@gmail.com
+    encryption_key_file: /etc/xoauth2/token.key
 
 - name: Remove a token and its side files
   xoauth2.mail.oauth_mail_token:
@@ -369,6 +422,8 @@ def argument_spec():
         mode=dict(type="str", default="0600"),
         device_code_timeout=dict(type="int", default=900),
         device_code_step=dict(type="str", choices=["start", "poll"]),
+        service_account_key=dict(type="jsonarg", no_log=True),
+        service_account_key_file=dict(type="path", no_log=False),
     )
     return spec
 
@@ -454,7 +509,8 @@ def main():
     module = AnsibleModule(
         argument_spec=argument_spec(),
         supports_check_mode=True,
-        mutually_exclusive=[("encryption_key", "encryption_key_file"), ("client_secret", "client_certificate")],
+        mutually_exclusive=[("encryption_key", "encryption_key_file"), ("client_secret", "client_certificate"),
+                            ("service_account_key", "service_account_key_file")],
         required_if=[
             ("state", "present", ("encryption_key", "encryption_key_file"), True),
             ("state", "refreshed", ("encryption_key", "encryption_key_file"), True),

@@ -60,6 +60,8 @@ ACCOUNTS = {name: a["password"] for name, a in FIXTURES["accounts"].items()}
 CLIENTS = {cid: c["secret"] for cid, c in FIXTURES["clients"].items()}
 #: client id -> mailbox its client-credentials tokens act for
 CLIENT_MAILBOXES = {cid: c["mailbox"] for cid, c in FIXTURES["clients"].items() if c.get("mailbox")}
+#: Google service account (client_email) -> its fixture (client_id, delegated_mailboxes, delegated_scopes)
+SERVICE_ACCOUNTS = dict(FIXTURES.get("service_accounts") or {})
 
 DEFAULT_PORTS = {
     "idp": 9443,
@@ -72,6 +74,12 @@ DEFAULT_PORTS = {
 
 class StackError(RuntimeError):
     """A service of the stack failed to start or answer."""
+
+
+def service_accounts_public_keys() -> str:
+    import service_accounts  # noqa: PLC0415
+
+    return service_accounts.PUBLIC_KEYS
 
 
 def _int_env(name: str, default: int) -> int:
@@ -488,6 +496,8 @@ class Stack:
         self.client_mailboxes = dict(CLIENT_MAILBOXES)
         self.accounts = dict(ACCOUNTS)
         self.idp = IdpControl(self.base_url, self.issuer, self.ca_file)
+        self.google_dir = os.path.join(self.dir, "google")
+        self.service_accounts = dict(SERVICE_ACCOUNTS)
 
     # -- paths --------------------------------------------------------------
     def pidfile(self, service: str) -> str:
@@ -499,6 +509,12 @@ class Stack:
     @property
     def token_url(self) -> str:
         return f"{self.issuer}/token"
+
+    def service_account_key_file(self, client_email: str = "mail-relay@xoauth2-test.iam.gserviceaccount.com") -> str:
+        """Path of the Google-style JSON key file of a test service account (written by start)."""
+        import service_accounts  # noqa: PLC0415
+
+        return service_accounts.key_file(self.google_dir, self.service_accounts[client_email]["client_id"])
 
     def http(self):
         """A requests.Session that trusts the test CA (and ignores REQUESTS_CA_BUNDLE)."""
@@ -533,6 +549,9 @@ class Stack:
         for d in (self.dir, self.log_dir, self.run_dir):
             os.makedirs(d, exist_ok=True)
         pki.ensure(self.pki_dir)
+        import service_accounts  # noqa: PLC0415
+
+        service_accounts.ensure(self.google_dir, self.service_accounts, self.token_url)
 
     # -- status -------------------------------------------------------------
     def pid(self, service: str) -> int | None:
@@ -639,6 +658,7 @@ class Stack:
         env.update({
             "IDP_HOST": HOST, "IDP_PORT": str(self.idp_port), "IDP_ISSUER": self.issuer,
             "IDP_TLS_CERT": self.cert_file, "IDP_TLS_KEY": self.key_file, "IDP_FIXTURES": FIXTURES_FILE,
+            "IDP_GOOGLE_KEYS": os.path.join(self.google_dir, service_accounts_public_keys()),
         })
         proc = self._spawn("idp", [node, os.path.join(IDP_DIR, "server.mjs")], env=env, cwd=IDP_DIR)
         try:

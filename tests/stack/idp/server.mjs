@@ -8,7 +8,8 @@
 //   /control/...    JSON control API for tests (counters, faults, mint, revoke)
 //
 // Configuration comes from the environment (see tests/stack/stack.py):
-//   IDP_HOST, IDP_PORT, IDP_ISSUER, IDP_TLS_CERT, IDP_TLS_KEY, IDP_FIXTURES
+//   IDP_HOST, IDP_PORT, IDP_ISSUER, IDP_TLS_CERT, IDP_TLS_KEY, IDP_FIXTURES,
+//   IDP_GOOGLE_KEYS (public keys of the test service accounts, written by stack.py)
 //
 // Everything lives in memory: a restart forgets all tokens and grants.
 
@@ -30,6 +31,9 @@ const fixtures = JSON.parse(fs.readFileSync(process.env.IDP_FIXTURES || path.joi
 const ACCOUNTS = fixtures.accounts;
 const CLIENTS = fixtures.clients;
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+const SERVICE_ACCOUNTS = fixtures.service_accounts || {};
+const TOKEN_URL = `${ISSUER}/token`;
 
 // ---------------------------------------------------------------- settings
 const DEFAULT_SETTINGS = Object.freeze({
@@ -195,7 +199,13 @@ function revokeWhere(pred) {
 
 // ------------------------------------------------------------- provider
 function buildClients() {
-  return Object.entries(CLIENTS).map(([id, c]) => {
+  // A service account is a client too (its numeric ID), so its tokens are the provider's own models;
+  // it has no grant type of oidc-provider's: the JWT bearer grant is answered by jwtBearer() below.
+  const serviceAccounts = Object.values(SERVICE_ACCOUNTS).map((sa) => ({
+    client_id: sa.client_id, grant_types: [], response_types: [], redirect_uris: [],
+    token_endpoint_auth_method: 'none', application_type: 'native',
+  }));
+  return serviceAccounts.concat(Object.entries(CLIENTS).map(([id, c]) => {
     const grantTypes = c.grant_types || [];
     const meta = {
       client_id: id,
@@ -213,7 +223,7 @@ function buildClients() {
       meta.application_type = 'native';
     }
     return meta;
-  });
+  }));
 }
 
 function signingKey() {
@@ -556,6 +566,91 @@ async function relaxRefreshScope(form) {
   return { ...form, scope: kept.join(' ') || undefined };
 }
 
+// ------------------------------------------------ JWT bearer grant (Google)
+// Google's service accounts with domain-wide delegation (RFC 7523). oidc-provider's token endpoint
+// insists on client authentication, which this request does not carry (the signed assertion is the
+// authentication), so the grant is answered here; its tokens are made with the provider's models, so
+// introspection (Dovecot), revocation and the control API treat them like any other.
+// Errors carry Google's shapes and descriptions.
+const GOOGLE = {
+  bad: 'Bad Request',
+  signature: 'Invalid JWT Signature.',
+  time: 'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.',
+  account: 'Invalid grant: account not found',
+  user: 'Invalid email or User ID',
+  scope: 'Empty or missing scope not allowed.',
+  delegation: 'Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested.',
+};
+
+function googlePublicKeys() {
+  // Read on every request: stack.py may have written new keys since the IdP started.
+  try {
+    return JSON.parse(fs.readFileSync(process.env.IDP_GOOGLE_KEYS || '', 'utf8'));
+  } catch {
+    return {};
+  }
+}
+
+function decodePart(part) {
+  return JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+}
+
+// The assertion's claims when its RS256 signature verifies with a key of its `iss`, else an error.
+function verifiedClaims(assertion) {
+  const parts = String(assertion || '').split('.');
+  if (parts.length !== 3) return { error: ['invalid_grant', GOOGLE.bad] };
+  let header;
+  let claims;
+  try {
+    header = decodePart(parts[0]);
+    claims = decodePart(parts[1]);
+  } catch {
+    return { error: ['invalid_grant', GOOGLE.bad] };
+  }
+  if (!SERVICE_ACCOUNTS[claims.iss]) return { error: ['invalid_grant', GOOGLE.account] };
+  const pem = (googlePublicKeys()[claims.iss] || {})[header.kid];
+  const signature = Buffer.from(parts[2], 'base64url');
+  const signed = Buffer.from(`${parts[0]}.${parts[1]}`);
+  if (header.alg !== 'RS256' || !pem || !crypto.verify('RSA-SHA256', signed, pem, signature)) {
+    return { error: ['invalid_grant', GOOGLE.signature] };
+  }
+  return { claims };
+}
+
+function assertionError(claims) {
+  const now = Math.floor(Date.now() / 1000);
+  const { iat, exp } = claims;
+  if (claims.aud !== TOKEN_URL) return [400, 'invalid_grant', `Invalid JWT: Failed audience check. The right audience is ${TOKEN_URL}`];
+  if (!Number.isInteger(iat) || !Number.isInteger(exp) || exp <= iat || exp - iat > 3600 || iat > now + 300 || exp < now) {
+    return [400, 'invalid_grant', GOOGLE.time];
+  }
+  if (!String(claims.scope || '').trim()) return [400, 'invalid_scope', GOOGLE.scope];
+  if (!claims.sub || !ACCOUNTS[claims.sub]) return [400, 'invalid_grant', GOOGLE.user];
+  const account = SERVICE_ACCOUNTS[claims.iss];
+  const scopes = String(claims.scope).split(/\s+/).filter(Boolean);
+  if (!account.delegated_mailboxes.includes(claims.sub) || !scopes.every((s) => account.delegated_scopes.includes(s))) {
+    return [401, 'unauthorized_client', GOOGLE.delegation];
+  }
+  return null;
+}
+
+async function jwtBearer(res, form) {
+  const { claims, error } = verifiedClaims(form.assertion);
+  if (error) return sendJson(res, 400, { error: error[0], error_description: error[1] });
+  const refused = assertionError(claims);
+  if (refused) return sendJson(res, refused[0], { error: refused[1], error_description: refused[2] });
+  const clientId = SERVICE_ACCOUNTS[claims.iss].client_id;
+  const client = await provider.Client.find(clientId);
+  const scope = String(claims.scope).split(/\s+/).filter(Boolean).join(' ');
+  const grant = new provider.Grant({ accountId: claims.sub, clientId });
+  grant.addOIDCScope(scope);
+  const grantId = await grant.save();
+  // accountId = the delegated mailbox: extraTokenClaims puts it in `username` for Dovecot.
+  const at = new provider.AccessToken({ accountId: claims.sub, client, grantId, gty: 'jwt_bearer', scope });
+  const accessToken = await at.save();
+  return sendJson(res, 200, { access_token: accessToken, expires_in: at.expiration, token_type: 'Bearer' });
+}
+
 async function handle(req, res) {
   const started = process.hrtime.bigint();
   const url = new URL(req.url, 'https://internal');
@@ -598,6 +693,7 @@ async function handle(req, res) {
     if (fault.mode === 'delay') await new Promise((r) => { setTimeout(r, fault.delay_ms || 0); });
   }
 
+  if (endpoint === 'token' && isForm && form.grant_type === JWT_BEARER_GRANT) return jwtBearer(res, form);
   if (p === MOUNT || p.startsWith(`${MOUNT}/`)) {
     if (endpoint === 'token' && isForm) {
       const relaxed = await relaxRefreshScope(form);
