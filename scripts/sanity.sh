@@ -43,7 +43,7 @@ if git -C "${REPO}" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     # tracked + untracked-not-ignored, existing files only (skips deleted ones)
     git -C "${REPO}" ls-files -z --cached --others --exclude-standard |
         while IFS= read -r -d '' f; do
-            case "${f}" in .venv/*|.build/*|node_modules/*|*/node_modules/*|tests/output/*) continue ;; esac
+            case "${f}" in .venv|.venv/*|.build/*|node_modules/*|*/node_modules/*|tests/output/*) continue ;; esac
             if [ -e "${f}" ] || [ -L "${f}" ]; then printf '%s\0' "${f}"; fi
         done |
         tar -C "${REPO}" --null --no-recursion -T - -cf - | tar -C "${DEST}" -xf -
