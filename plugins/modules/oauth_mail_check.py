@@ -238,7 +238,7 @@ from ansible_collections.xoauth2.mail.plugins.module_utils._mail_login import ch
 from ansible_collections.xoauth2.mail.plugins.module_utils._options import (
     TOKEN_ARGUMENT_SPEC,
     getter_from_dict,
-    key_from_options,
+    keys_from_options,
     settings_from_options,
 )
 
@@ -272,12 +272,14 @@ def token_from_file(module):
 
     get = getter_from_dict(module.params)
     require("cryptography")
-    token_file = TokenFile(module.params["token_file"], key_from_options(get))
+    key, previous = keys_from_options(get)
+    # A check reads a file during a key rotation too; it never re-seals it (that is oauth_mail_token's change).
+    token_file = TokenFile(module.params["token_file"], key, previous_keys=previous)
     if not token_file.exists():
         raise ConfigurationError("token_file %s does not exist." % token_file.path, option="token_file")
     settings = settings_from_options(get)
     settings.username = None  # username here only chooses the login, not which token
-    outcome = TokenSession(settings, token_file, provider_factory=create_provider).ensure_valid(
+    outcome = TokenSession(settings, token_file, provider_factory=create_provider, rekey=False).ensure_valid(
         module.params["min_validity"], check_mode=module.check_mode)
     for warning in outcome.warnings:
         module.warn(warning)

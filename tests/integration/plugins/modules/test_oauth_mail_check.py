@@ -160,3 +160,17 @@ def test_bad_certificate_is_a_configuration_error(check, alice_token):
     result = check("imap", alice_token, ca_path=None)
     assert result["failed"] is True and result["error_category"] == "configuration"
     assert result["token_sent"] is False
+
+
+def test_token_file_on_a_previous_key_is_read_and_left_as_it_is(check, run_module, stack, key_text, token_path, idp):
+    # During a key rotation the check reads a file still sealed with the old key; re-sealing is oauth_mail_token's.
+    run_module("oauth_mail_token", dict(
+        path=token_path, provider="oidc", authority=stack.issuer, client_id="relay-app",
+        client_secret=stack.clients["relay-app"], scopes=["mail.send"], username=ALICE,
+        encryption_key=key_text, ca_path=stack.ca_file))
+    before = open(token_path, "rb").read()
+    new_key = "B" * 43 + "="
+    result = check("imap", "unused-placeholder", access_token=None, username=None, token_file=token_path,
+                   encryption_key=new_key, previous_encryption_keys=[key_text])
+    assert result["authenticated"] is True and result["token_action"] == "none", result
+    assert open(token_path, "rb").read() == before
