@@ -182,7 +182,7 @@ def test_relay_helper_renews_the_service_account_token_alone(run_module, idp, ma
 
     assert run_module(MODULE, sa_args)["action"] == "acquired"
     account = SimpleNamespace(provider_ca_file=mail_stack.ca_file, token_file=sa_args["path"],
-                              key=base64.b64decode(key_text))
+                              key=base64.b64decode(key_text), previous_keys=[])
     outcome = make_session(account, timeout=10, retries=1).ensure_valid(600, force=True)
     assert outcome.action == "acquired" and jwt_requests(idp) == 2
     mail_stack.imap_login(ALICE, outcome.record.access_token).logout()
