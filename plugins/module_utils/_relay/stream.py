@@ -139,7 +139,47 @@ class LineStream(asyncio.Protocol):
                 if self._waiter is waiter:
                     self._waiter = None
 
+    async def read_chunk(self, timeout: Optional[float] = None, size: int = 262144) -> bytes:
+        """Whatever is buffered (at most ``size`` bytes), waiting for some; b"" at EOF.
+
+        For bulk data (a message body) that is framed by its reader, not by lines.
+        ``timeout`` bounds each wait, as for ``readline``.
+        """
+        while not self._buffer:
+            if self._eof:
+                return b""
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            timer = loop.call_later(timeout, _expire, waiter) if timeout is not None else None
+            try:
+                await waiter
+            finally:
+                if timer is not None:
+                    timer.cancel()
+                if self._waiter is waiter:
+                    self._waiter = None
+        if len(self._buffer) <= size:
+            chunk = bytes(self._buffer)
+            self._buffer.clear()
+        else:
+            chunk = bytes(self._buffer[:size])
+            del self._buffer[:size]
+        self._resume()
+        return chunk
+
+    def unread(self, data: bytes) -> None:
+        """Put back bytes a reader took beyond what it needed (e.g. commands pipelined after DATA)."""
+        if data:
+            self._buffer[0:0] = data
+
     # -- writing -------------------------------------------------------------
+    async def drain_within(self, timeout: float) -> None:
+        """``drain``, bounded: asyncio.TimeoutError if the peer does not read for ``timeout`` seconds."""
+        if self._paused_writing:
+            await asyncio.wait_for(self.drain(), timeout)
+        elif self._closed:
+            raise StreamClosed("connection closed")
+
     def write(self, data: bytes) -> None:
         if self._closed or self.transport is None or self.transport.is_closing():
             raise StreamClosed("connection closed")
