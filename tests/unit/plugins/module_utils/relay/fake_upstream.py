@@ -132,12 +132,9 @@ class FakeUpstream:
                     await say("250 2.1.5 Ok" if self.mail_reply.startswith("250") else "503 5.5.1 need MAIL")
                 elif verb == "DATA":
                     await say("354 go")
-                    body = b""
-                    while True:
-                        chunk = await reader.readline()
-                        if chunk in (b".\r\n", b""):
-                            break
-                        body += chunk
+                    body = await self.read_data(reader)
+                    if body is None:
+                        return
                     self.messages.append((mail, rcpts, body))
                     await say(self.data_reply)
                 elif verb == "RSET":
@@ -152,6 +149,17 @@ class FakeUpstream:
             return
         finally:
             writer.close()
+
+
+    async def read_data(self, reader):
+        """The message after 354 (still stuffed), or None if the connection ended first."""
+        body = b""
+        while True:
+            chunk = await reader.readline()
+            if chunk in (b".\r\n", b""):
+                break
+            body += chunk
+        return body
 
 
 class InProcessRelay:
