@@ -5,8 +5,10 @@
 """A strict fake upstream (DATA ends only at <CRLF>.<CRLF>), a relay in front of it, and a raw SMTP client."""
 from __future__ import annotations
 
+import asyncio
 import base64
 import socket
+import threading
 
 from fake_upstream import FakeUpstream, InProcessRelay
 
@@ -24,12 +26,15 @@ class StrictUpstream(FakeUpstream):
         self.received = 0
         self.cut_off = 0
         self.after_dot = b""  # bytes sent after the final dot in the same read (the relay must not)
+        self.hold = False  # while true, DATA is not read (a slow server: its socket fills up)
 
     async def read_data(self, reader):
         self.received = 0
         body = bytearray()
         tail = b"\r\n"  # DATA starts at the beginning of a line
         while True:
+            while self.hold:
+                await asyncio.sleep(0.01)
             try:
                 chunk = await reader.read(65536)
             except ConnectionError:
@@ -69,6 +74,12 @@ class RawClient:
 
     def send(self, data: bytes) -> None:
         self.sock.sendall(data)
+
+    def send_in_background(self, data: bytes, times: int) -> threading.Thread:
+        """Send ``data`` ``times`` times from a thread (it blocks while the relay does not read)."""
+        thread = threading.Thread(target=lambda: [self.sock.sendall(data) for dummy in range(times)], daemon=True)
+        thread.start()
+        return thread
 
     def reply(self):
         """(code, text of the last line), or (None, "") if the connection closed."""

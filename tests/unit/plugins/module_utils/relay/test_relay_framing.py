@@ -132,6 +132,44 @@ def test_the_body_streams_upstream_before_the_client_has_finished(relay):
     client.close()
 
 
+def test_a_bare_lf_after_part_of_the_message_went_upstream_cancels_it(relay):
+    client = session(relay)
+    client.start_data()
+    client.send(HEAD + b"clean line\r\n" * 20000)  # 240 KB: streaming upstream has begun
+    assert wait_for(lambda: relay.upstream.received > 0)
+    client.send(b"then a bare LF\n.\r\nmore\r\n.\r\n")
+    code, text = client.reply()
+    assert code == 550 and "bare <LF>" in text
+    assert wait_for(lambda: relay.upstream.cut_off == 1)  # no final dot: upstream delivers nothing
+    assert relay.upstream.messages == []
+    client.close()
+
+
+def test_the_client_is_not_read_while_upstream_does_not_read(relay):
+    """Backpressure: what the relay buffers stays bounded however much the client pushes."""
+    relay.upstream.hold = True
+    client = session(relay)
+    client.start_data()
+    client.send(HEAD)
+    sender = client.send_in_background(b"z" * 78 + b"\r\n", 100000)  # 8 MB
+    (sess,) = list(relay.relay.sessions)
+
+    def held_back():
+        up = sess.upstream
+        return up is not None and up.stream._paused_writing and sess.stream._paused_reading
+
+    assert wait_for(held_back)  # upstream's socket is full and the client is no longer read
+    time.sleep(0.5)
+    # the rest waits in the kernel's socket buffers and then in the client (TCP flow control)
+    assert sess.stream._paused_reading and len(sess.stream._buffer) <= 2 * sess.stream.limit
+    relay.upstream.hold = False
+    sender.join(60)
+    client.send(b".\r\n")
+    assert client.reply()[0] == 250
+    assert len(relay.upstream.messages[0][2]) == len(HEAD) + 8000000
+    client.close()
+
+
 def test_size_limit_crossed_mid_stream_cancels_upstream_and_gives_552(tmp_path):
     relay = StrictRelay(tmp_path, max_message_size=100000)
     try:
