@@ -111,7 +111,7 @@ def start_relay(folder, upstream, pool_size):
         line = proc.stderr.readline()
         match = re.search(rb" listening address=[^ ]*:(\d+)", line)
         if match:
-            threading.Thread(target=lambda: proc.stderr.read(), daemon=True).start()
+            threading.Thread(target=proc.stderr.read, daemon=True).start()
             return proc, int(match.group(1))
         if not line and proc.poll() is not None:
             break

@@ -150,7 +150,6 @@ class FakeUpstream:
         finally:
             writer.close()
 
-
     async def read_data(self, reader):
         """The message after 354 (still stuffed), or None if the connection ended first."""
         body = b""
