@@ -114,7 +114,26 @@ def plain_connection(port, user, secret):
     return client
 
 
-def run_mode(name, mode, count, connect):
+def send_pipelined(client, message):
+    """MAIL, RCPT and DATA in one write, as Postfix's client does with a server offering PIPELINING."""
+    client.send(("MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n" % (SENDER, RECIPIENT)).encode())
+    replies = [client.getreply() for dummy in range(3)]
+    if [code for code, dummy in replies] != [250, 250, 354]:
+        raise smtplib.SMTPException("pipelined MAIL/RCPT/DATA: %r" % replies)
+    client.send(re.sub(rb"(?m)^\.", b"..", message) + b".\r\n")
+    code, text = client.getreply()
+    if code != 250:
+        raise smtplib.SMTPException("end of data: %d %r" % (code, text))
+
+
+def send_one(client, index, pipelined):
+    if pipelined:
+        send_pipelined(client, make_message(index))
+    else:
+        client.sendmail(SENDER, [RECIPIENT], make_message(index))
+
+
+def run_mode(name, mode, count, connect, pipelined=False):
     latencies = []
     reused = None
     started = time.perf_counter()
@@ -122,12 +141,12 @@ def run_mode(name, mode, count, connect):
         t0 = time.perf_counter()
         if mode == "1 msg/conn":
             client = connect()
-            client.sendmail(SENDER, [RECIPIENT], make_message(index))
+            send_one(client, index, pipelined)
             client.quit()
         else:
             if reused is None:
                 reused = connect()
-            reused.sendmail(SENDER, [RECIPIENT], make_message(index))
+            send_one(reused, index, pipelined)
         latencies.append(time.perf_counter() - t0)
     if reused is not None:
         reused.quit()
@@ -270,6 +289,8 @@ def main():
     parser.add_argument("--no-emailproxy", action="store_true")
     parser.add_argument("--emailproxy-port", type=int, default=12587)
     parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds (default 4)")
+    parser.add_argument("--pipelined", action="store_true",
+                        help="send MAIL, RCPT and DATA in one write on every path, as Postfix's client does")
     parser.add_argument("--compare-with", metavar="CHECKOUT",
                         help="also run the helper from another checkout of this repository (e.g. a worktree at "
                              "an older commit), interleaved in the same run, as path 'xoauth2-relay (other)'")
@@ -319,7 +340,7 @@ def main():
             else:
                 paths.append(("emailproxy", lambda: emailproxy_connection(args.emailproxy_port),
                               n_proxy_conn, n_proxy_reused))
-        results = run_interleaved(paths, args.rounds, notes)
+        results = run_interleaved(paths, args.rounds, notes, args.pipelined)
         rss, errors, concurrent_rate = concurrent_rss(helper.pid, port)
         if errors:
             notes.append("concurrent sessions failed: %s" % errors[:3])
@@ -331,7 +352,7 @@ def main():
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def run_interleaved(paths, rounds, notes):
+def run_interleaved(paths, rounds, notes, pipelined):
     """Results per (path, mode), measured in rounds: the machine's load falls on every path alike."""
     for dummy, connect, dummy2, dummy3 in paths:
         run_mode("warm-up", "1 msg/conn", 3, connect)
@@ -340,7 +361,7 @@ def run_interleaved(paths, rounds, notes):
         for name, connect, count_conn, count_reused in paths:
             for mode, count in (("1 msg/conn", count_conn), ("1 connection", count_reused)):
                 try:
-                    part = run_mode(name, mode, max(1, count // rounds), connect)
+                    part = run_mode(name, mode, max(1, count // rounds), connect, pipelined)
                 except (smtplib.SMTPException, OSError) as exc:
                     notes.append("%s %s failed: %r" % (name, mode, exc))
                     continue
