@@ -186,7 +186,8 @@ class UpstreamBody:
                     self.pending, self.pending_size = [], 0
                     return
                 self.ready = True
-            data = b"".join(self.pending) + tail if len(self.pending) != 1 or tail else self.pending[0]
+            self.pending.append(tail)
+            data = b"".join(self.pending)
             self.pending, self.pending_size = [], 0
             self.conn.stream.write(data)
             # backpressure: the client is not read while upstream's socket is full

@@ -57,6 +57,7 @@ class FakeUpstream:
         self.pipelining = True
         self.mail_reply = "250 2.1.0 Ok"
         self.data_reply = "250 2.0.0 Ok: queued"
+        self.data_command_reply = "354 go"  # the answer to DATA itself
         self.drop_on_next_mail = False
         self.drop_with_421 = False
         self.connections = 0
@@ -131,7 +132,9 @@ class FakeUpstream:
                     rcpts.append(text)
                     await say("250 2.1.5 Ok" if self.mail_reply.startswith("250") else "503 5.5.1 need MAIL")
                 elif verb == "DATA":
-                    await say("354 go")
+                    await say(self.data_command_reply)
+                    if not self.data_command_reply.startswith("354"):
+                        continue
                     body = await self.read_data(reader)
                     if body is None:
                         return

@@ -170,6 +170,23 @@ def test_the_client_is_not_read_while_upstream_does_not_read(relay):
     client.close()
 
 
+@pytest.mark.parametrize("size", [100, 300000], ids=["small", "streamed"])
+def test_upstream_refusing_data_is_passed_on_after_the_message(relay, size):
+    relay.upstream.data_command_reply = "554 5.5.1 no valid recipients here"
+    client = session(relay)
+    client.start_data()
+    client.send(HEAD + b"x" * size + b"\r\n.\r\n")
+    code, text = client.reply()
+    assert code == 554 and "no valid recipients here" in text
+    assert relay.upstream.messages == []
+    assert client.command(b"NOOP")[0] == 250  # in step with the client
+    relay.upstream.data_command_reply = "354 go"
+    client.start_data()
+    client.send(HEAD + b"next\r\n.\r\n")
+    assert client.reply()[0] == 250
+    client.close()
+
+
 def test_size_limit_crossed_mid_stream_cancels_upstream_and_gives_552(tmp_path):
     relay = StrictRelay(tmp_path, max_message_size=100000)
     try:
