@@ -27,6 +27,7 @@ from .secrets import SecretVerifier, parse_hash
 DEFAULT_CONFIG = "/etc/xoauth2-relay/config.json"
 DEFAULT_LISTEN = "127.0.0.1:10587"
 LOG_LEVELS = ("debug", "info", "warning", "error")
+BARE_NEWLINES = ("reject", "normalize")
 SECURITY = ("starttls", "tls")
 
 
@@ -101,6 +102,8 @@ class Config:
     timeouts: Timeouts
     accounts: List[Account]
     auth: AuthSettings = field(default_factory=AuthSettings)
+    # a bare LF in a message or ending a command: "reject" (default) or "normalize" to CRLF
+    bare_newlines: str = "reject"
 
     def account(self, name: str) -> Account:
         for account in self.accounts:
@@ -118,7 +121,7 @@ class Config:
 _TOP = {"listen", "allow_non_loopback", "hostname", "tls_cert_file", "tls_key_file", "log_level",
         "min_validity", "keepalive_interval", "token_retries", "token_retry_backoff", "max_message_size",
         "max_recipients", "max_sessions", "pool", "metrics_file", "metrics_interval", "timeouts", "accounts",
-        "auth"}
+        "auth", "bare_newlines"}
 _POOL = {"size", "idle_timeout"}
 _TIMEOUTS = {"client", "connect", "command", "data", "token", "shutdown", "auth", "session"}
 # (minimum, maximum, integer) of each key of "auth"
@@ -296,6 +299,9 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
     log_level = (_str(data, "log_level", "", default="info") or "info").lower()
     if log_level not in LOG_LEVELS:
         raise ConfigError("log_level", "must be one of %s" % ", ".join(LOG_LEVELS))
+    bare_newlines = _str(data, "bare_newlines", "", default="reject")
+    if bare_newlines not in BARE_NEWLINES:
+        raise ConfigError("bare_newlines", "must be reject or normalize")
     cert = _str(data, "tls_cert_file", "")
     key = _str(data, "tls_key_file", "")
     if bool(cert) != bool(key):
@@ -333,7 +339,7 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
         pool_idle_timeout=float(_num(pool, "idle_timeout", "pool", 60, 0)),
         metrics_file=os.path.abspath(metrics_file) if metrics_file else None,
         metrics_interval=float(_num(data, "metrics_interval", "", 15, 1)),
-        timeouts=timeouts, accounts=accounts, auth=_auth(data))
+        timeouts=timeouts, accounts=accounts, auth=_auth(data), bare_newlines=bare_newlines)
 
 
 def load_config(path: str) -> Config:

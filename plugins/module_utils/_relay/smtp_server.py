@@ -17,11 +17,12 @@ import base64
 import binascii
 import ipaddress
 import itertools
-import re
 import time
 from typing import List, Optional
 
 from . import log
+from .data_reader import BARE_CR, BARE_LF, BodyFramer, UpstreamBody
+from .smtp_syntax import SyntaxRefused, check_mail_params, check_rcpt_params, command_line_refusal, parse_path
 from .stream import LineStream, StreamClosed
 from .tokens import KeeperStopped, TokenKeeper, TokenUnavailable
 from .upstream import AuthRefused, PlaintextRefused, Reply, UpstreamError, read_reply
@@ -32,9 +33,6 @@ AUTH_MECHANISMS = ("PLAIN", "LOGIN")
 # after our last words, a client that does not read them loses the connection anyway
 CLOSE_GRACE = 5.0
 _ids = itertools.count(1)
-_PATH = re.compile(r"^(?:FROM|TO):\s*(<[^<>]*>|\S+)\s*(.*)$", re.IGNORECASE)
-MAIL_PARAMS = {"SIZE", "BODY", "SMTPUTF8", "RET", "ENVID", "AUTH"}
-RCPT_PARAMS = {"NOTIFY", "ORCPT"}
 
 
 class ClientGone(Exception):
@@ -60,14 +58,6 @@ def _b64(text: str) -> Optional[str]:
         return base64.b64decode(text.strip(), validate=True).decode("utf-8")
     except (binascii.Error, ValueError, UnicodeDecodeError):
         return None
-
-
-def parse_params(text: str):
-    params = {}
-    for item in text.split():
-        key, sep, value = item.partition("=")
-        params[key.upper()] = value if sep else None
-    return params
 
 
 class Session:
@@ -186,6 +176,10 @@ class Session:
             self.idle = False
         if len(raw) > MAX_COMMAND_LINE:
             await self.reply("500 5.5.6 Line too long")
+            return None
+        refusal = command_line_refusal(raw, self.config.bare_newlines)
+        if refusal is not None:
+            await self.reply(refusal)
             return None
         return raw.decode("utf-8", "surrogateescape").rstrip("\r\n")
 
@@ -410,20 +404,13 @@ class Session:
             return await self.reply("530 5.7.0 Authentication required")
         if self.mail_from is not None:
             return await self.reply("503 5.5.1 Nested MAIL command")
-        match = _PATH.match(arg)
-        if not match or not arg.upper().startswith("FROM:"):
-            return await self.reply("501 5.5.4 Syntax: MAIL FROM:<address>")
-        path, params = match.group(1), parse_params(match.group(2))
-        if not path.startswith("<"):
-            path = "<%s>" % path
-        unknown = [k for k in params if k not in MAIL_PARAMS]
-        if unknown:
-            return await self.reply("555 5.5.4 Unsupported MAIL parameter %s" % unknown[0])
-        if params.get("SIZE"):
-            if not params["SIZE"].isdigit():
-                return await self.reply("501 5.5.4 Bad SIZE parameter")
-            if int(params["SIZE"]) > self.config.max_message_size:
-                return await self.reply("552 5.3.4 Message size exceeds fixed limit")
+        try:
+            path, params = parse_path(arg, "FROM")
+            check_mail_params(params)
+        except SyntaxRefused as exc:
+            return await self.reply(exc.reply)
+        if "SIZE" in params and int(params["SIZE"]) > self.config.max_message_size:
+            return await self.reply("552 5.3.4 Message size exceeds fixed limit")
         if self.relay.draining:
             return await self.reply("421 4.3.2 Service shutting down")
         self.started = time.monotonic()
@@ -574,15 +561,11 @@ class Session:
     async def smtp_RCPT(self, arg: str):
         if self.mail_from is None or self.upstream is None:
             return await self.reply("503 5.5.1 Need MAIL command")
-        match = _PATH.match(arg)
-        if not match or not arg.upper().startswith("TO:"):
-            return await self.reply("501 5.5.4 Syntax: RCPT TO:<address>")
-        path, params = match.group(1), parse_params(match.group(2))
-        if not path.startswith("<"):
-            path = "<%s>" % path
-        unknown = [k for k in params if k not in RCPT_PARAMS]
-        if unknown:
-            return await self.reply("555 5.5.4 Unsupported RCPT parameter %s" % unknown[0])
+        try:
+            path, params = parse_path(arg, "TO")
+            check_rcpt_params(params)
+        except SyntaxRefused as exc:
+            return await self.reply(exc.reply)
         if self.accepted >= self.config.max_recipients:
             return await self.reply("452 4.5.3 Too many recipients")
         forwarded = ""
@@ -616,7 +599,8 @@ class Session:
         if not self.accepted:
             return await self.reply("554 5.5.1 No valid recipients")
         # Ask upstream for DATA now and read the client's message meanwhile: upstream's 354
-        # is there by the time the message is, which takes a round trip off every message.
+        # is there by the time the first chunk of the message is, which takes a round trip
+        # off every message.
         conn = self.upstream
         try:
             conn.stream.write(b"DATA\r\n")
@@ -624,43 +608,46 @@ class Session:
             await self._drop_upstream(abort=True)
             return await self._upstream_lost(exc)
         await self.reply("354 End data with <CR><LF>.<CR><LF>")
-        wire, size, too_big = await self._read_body()
-        account = self.account.name
-        try:
-            reply = await read_reply(conn.stream, self.config.timeouts.command)
-        except (StreamClosed, asyncio.TimeoutError, UpstreamError, OSError) as exc:
-            await self._drop_upstream(abort=True)
-            self._log_message(size, "451 upstream lost")
-            return await self._upstream_lost(exc)
-        if reply.code != 354:
-            await self._drop_upstream(abort=False)
-            self._finish(reply, size)
-            return await self.reply(reply)
-        if too_big:
-            # upstream waits for data: only closing the connection cancels the transaction there
-            await self._drop_upstream(abort=True)
-            self._log_message(size, "552 5.3.4 size limit (local)")
-            self.relay.metrics.inc("messages_rejected", account)
-            self._reset_transaction()
-            return await self.reply("552 5.3.4 Message size exceeds fixed limit")
+        body = UpstreamBody(conn, self.config.timeouts.command, self.config.timeouts.data)
+        framer = await self._read_body(body)
+        if framer.problem is not None:
+            return await self._refuse_body(framer)
         sent_at = time.monotonic()
-        try:
-            conn.stream.write(b"".join(wire) + b".\r\n")
-            await conn.stream.drain()
-            reply = await read_reply(conn.stream, self.config.timeouts.data)
-        except (StreamClosed, asyncio.TimeoutError, UpstreamError, OSError) as exc:
-            await self._drop_upstream(abort=True)
-            self._log_message(size, "451 upstream lost")
-            return await self._upstream_lost(exc)
-        self.relay.metrics.upstream_latency(account, time.monotonic() - sent_at)
+        reply = None if body.failed else await body.finish()
+        if reply is None:
+            return await self._body_not_sent(body, framer.size)
+        self.relay.metrics.upstream_latency(self.account.name, time.monotonic() - sent_at)
         conn, self.upstream = self.upstream, None
         conn.transactions += 1
         self.pool.release(conn, reusable=not conn.broken)
-        self._finish(reply, size)
+        self._finish(reply, framer.size)
         await self.reply(reply)
         if self.relay.draining:
             await self._say_and_close("421 4.3.2 %s Service shutting down" % self.config.hostname)
             return False
+
+    async def _refuse_body(self, framer: BodyFramer):
+        """A message refused locally; upstream was cut off before its final dot, so nothing went."""
+        await self._drop_upstream(abort=True)
+        self.relay.metrics.inc("messages_rejected", self.account.name)
+        if framer.problem in (BARE_LF, BARE_CR):
+            what = "<LF>" if framer.problem == BARE_LF else "<CR>"
+            self._log_message(framer.size, "550 5.5.2 bare %s (local)" % what)
+            self._reset_transaction()
+            return await self.reply("550 5.5.2 Message refused: bare %s received; lines must end with "
+                                    "<CR><LF>" % what)
+        self._log_message(framer.size, "552 5.3.4 size limit (local)")
+        self._reset_transaction()
+        return await self.reply("552 5.3.4 Message size exceeds fixed limit")
+
+    async def _body_not_sent(self, body: UpstreamBody, size: int):
+        if body.refusal is not None:  # upstream answered DATA with something else than 354
+            await self._drop_upstream(abort=False)
+            self._finish(body.refusal, size)
+            return await self.reply(body.refusal)
+        await self._drop_upstream(abort=True)
+        self._log_message(size, "451 upstream lost")
+        return await self._upstream_lost(body.error)
 
     def _finish(self, reply: Reply, size: int) -> None:
         account = self.account.name
@@ -679,29 +666,32 @@ class Session:
                  rcpts=self.accepted, size=size, upstream=reply,
                  duration_ms=int((time.monotonic() - self.started) * 1000))
 
-    async def _read_body(self):
-        """Read until <CRLF>.<CRLF>; unstuff, count, and re-stuff for upstream."""
-        wire: List[bytes] = []
-        size = 0
-        too_big = False
-        at_line_start = True
-        limit = self.config.max_message_size
-        while True:
-            raw = await self.readline(self.config.timeouts.data)
-            if at_line_start and raw in (b".\r\n", b".\n"):
-                break
-            content = raw[1:] if at_line_start and raw.startswith(b".") else raw
-            size += len(content)
-            if size > limit:
-                too_big = True
-                wire = []
-            elif not too_big:
-                # every content line starting with "." is stuffed again: upstream sees exactly our message
-                wire.append(b"." + content if at_line_start and content.startswith(b".") else content)
-            at_line_start = raw.endswith(b"\n")
-        if wire and not wire[-1].endswith(b"\n"):
-            wire.append(b"\r\n")
-        return wire, size, too_big
+    async def _read_body(self, body: UpstreamBody) -> BodyFramer:
+        """Frame the client's message and stream it upstream until <CRLF>.<CRLF>."""
+        framer = BodyFramer(self.config.bare_newlines, self.config.max_message_size)
+        while not framer.done:
+            chunk = await self._read_chunk(self.config.timeouts.data)
+            out, leftover = framer.feed(chunk)
+            if leftover:
+                self.stream.unread(leftover)  # commands pipelined after the message
+            if framer.problem is not None and not body.cancelled:
+                # never delivered: upstream is cut off now, not after the client's last byte
+                body.cancel()
+                await self._drop_upstream(abort=True)
+            await body.add(out)
+            if body.failed and self.upstream is not None:
+                await self._drop_upstream(abort=body.refusal is None)
+        return framer
+
+    async def _read_chunk(self, timeout: float) -> bytes:
+        try:
+            chunk = await self.stream.read_chunk(timeout)
+        except asyncio.TimeoutError:
+            await self._say_and_close("421 4.4.2 %s Timeout, closing connection" % self.config.hostname)
+            raise ClientGone()
+        if not chunk:
+            raise ClientGone()
+        return chunk
 
     # -- the rest ----------------------------------------------------------
     async def smtp_RSET(self, arg: str):

@@ -24,7 +24,12 @@ def _expire(waiter: asyncio.Future) -> None:
         waiter.set_exception(asyncio.TimeoutError())
 
 
-class LineStream(asyncio.Protocol):
+# bytes taken from the socket per read: with reading paused above ``limit`` buffered bytes, what a
+# connection holds in memory stays near limit + RECV_SIZE whatever the client sends (a huge message)
+RECV_SIZE = 16384
+
+
+class LineStream(asyncio.BufferedProtocol):
     """Buffered reads by line (bounded), writes with flow control, STARTTLS."""
 
     def __init__(self, limit: int = 65536, on_connect=None) -> None:
@@ -38,6 +43,7 @@ class LineStream(asyncio.Protocol):
         self._paused_reading = False
         self._paused_writing = False
         self._drain_waiters = []
+        self._recv = None
         self.peer = None
 
     # -- asyncio.Protocol ----------------------------------------------------
@@ -48,9 +54,17 @@ class LineStream(asyncio.Protocol):
             callback, self.on_connect = self.on_connect, None  # not again after STARTTLS
             callback(self)
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int):
+        if self._recv is None:
+            self._recv = memoryview(bytearray(RECV_SIZE))
+        return self._recv
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(self._recv[:nbytes])
+
+    def data_received(self, data) -> None:
         self._buffer += data
-        if len(self._buffer) > 4 * self.limit and not self._paused_reading:
+        if len(self._buffer) > self.limit and not self._paused_reading:
             try:
                 self.transport.pause_reading()
                 self._paused_reading = True
@@ -139,7 +153,47 @@ class LineStream(asyncio.Protocol):
                 if self._waiter is waiter:
                     self._waiter = None
 
+    async def read_chunk(self, timeout: Optional[float] = None, size: int = 32768) -> bytes:
+        """Whatever is buffered (at most ``size`` bytes), waiting for some; b"" at EOF.
+
+        For bulk data (a message body) that is framed by its reader, not by lines.
+        ``timeout`` bounds each wait, as for ``readline``.
+        """
+        while not self._buffer:
+            if self._eof:
+                return b""
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            timer = loop.call_later(timeout, _expire, waiter) if timeout is not None else None
+            try:
+                await waiter
+            finally:
+                if timer is not None:
+                    timer.cancel()
+                if self._waiter is waiter:
+                    self._waiter = None
+        if len(self._buffer) <= size:
+            chunk = bytes(self._buffer)
+            self._buffer.clear()
+        else:
+            chunk = bytes(self._buffer[:size])
+            del self._buffer[:size]
+        self._resume()
+        return chunk
+
+    def unread(self, data: bytes) -> None:
+        """Put back bytes a reader took beyond what it needed (e.g. commands pipelined after DATA)."""
+        if data:
+            self._buffer[0:0] = data
+
     # -- writing -------------------------------------------------------------
+    async def drain_within(self, timeout: float) -> None:
+        """``drain``, bounded: asyncio.TimeoutError if the peer does not read for ``timeout`` seconds."""
+        if self._paused_writing:
+            await asyncio.wait_for(self.drain(), timeout)
+        elif self._closed:
+            raise StreamClosed("connection closed")
+
     def write(self, data: bytes) -> None:
         if self._closed or self.transport is None or self.transport.is_closing():
             raise StreamClosed("connection closed")

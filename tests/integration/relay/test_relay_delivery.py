@@ -40,6 +40,7 @@ def test_several_messages_one_connection_login_and_faithful_body(mail_stack, idp
             raw = ("From: alice@example.test\nTo: alice@example.test\nSubject: %s\nMIME-Version: 1.0\n"
                    "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n" % subject
                    ).encode() + body
+            raw = raw.replace(b"\n", b"\r\n")  # smtplib sends bytes as given; bare LFs are refused
             assert client.sendmail("alice@example.test", ["alice@example.test"], raw,
                                    mail_options=["BODY=8BITMIME"]) == {}
             assert client.rset()[0] == 250

@@ -57,6 +57,7 @@ class FakeUpstream:
         self.pipelining = True
         self.mail_reply = "250 2.1.0 Ok"
         self.data_reply = "250 2.0.0 Ok: queued"
+        self.data_command_reply = "354 go"  # the answer to DATA itself
         self.drop_on_next_mail = False
         self.drop_with_421 = False
         self.connections = 0
@@ -131,13 +132,12 @@ class FakeUpstream:
                     rcpts.append(text)
                     await say("250 2.1.5 Ok" if self.mail_reply.startswith("250") else "503 5.5.1 need MAIL")
                 elif verb == "DATA":
-                    await say("354 go")
-                    body = b""
-                    while True:
-                        chunk = await reader.readline()
-                        if chunk in (b".\r\n", b""):
-                            break
-                        body += chunk
+                    await say(self.data_command_reply)
+                    if not self.data_command_reply.startswith("354"):
+                        continue
+                    body = await self.read_data(reader)
+                    if body is None:
+                        return
                     self.messages.append((mail, rcpts, body))
                     await say(self.data_reply)
                 elif verb == "RSET":
@@ -152,6 +152,16 @@ class FakeUpstream:
             return
         finally:
             writer.close()
+
+    async def read_data(self, reader):
+        """The message after 354 (still stuffed), or None if the connection ended first."""
+        body = b""
+        while True:
+            chunk = await reader.readline()
+            if chunk in (b".\r\n", b""):
+                break
+            body += chunk
+        return body
 
 
 class InProcessRelay:

@@ -9,6 +9,7 @@ import asyncio
 import json
 
 from ansible_collections.xoauth2.mail.plugins.module_utils._relay import log
+from ansible_collections.xoauth2.mail.plugins.module_utils._relay.data_reader import TOO_BIG
 from ansible_collections.xoauth2.mail.plugins.module_utils._relay.smtp_server import Session
 from ansible_collections.xoauth2.mail.plugins.module_utils._relay.stream import LineStream
 
@@ -39,12 +40,31 @@ class FakeRelay:
     draining = False
 
 
+class RecordingBody:
+    """Stands in for UpstreamBody: keeps what would go upstream."""
+    cancelled = failed = False
+    refusal = None
+
+    def __init__(self):
+        self.sent = []
+
+    def cancel(self):
+        self.cancelled = True
+
+    async def add(self, data):
+        if data and not self.cancelled:
+            self.sent.append(data)
+
+
 def read_body(tmp_path, data, limit=65536, **top):
+    """(bytes for upstream as a list, size, too big) as the session's DATA reader makes them."""
     cfg = config(tmp_path, top)
     relay = FakeRelay()
     relay.config = cfg
     session = Session(relay, FakeStream(data, limit))
-    return asyncio.run(session._read_body())
+    body = RecordingBody()
+    framer = asyncio.run(session._read_body(body))
+    return [b"".join(body.sent)] if body.sent else [], framer.size, framer.problem == TOO_BIG
 
 
 def test_dot_unstuffing_and_restuffing(tmp_path):
