@@ -121,12 +121,5 @@ class GoogleProvider(OidcProvider):
             "key_option": "service_account_key" if self.settings.service_account_key else "service_account_key_file",
         }
 
-    def _token_request(self, data: Dict[str, str], inspect_error=None) -> TokenGrant:
-        status, body, requested_at = self._post(self.metadata()["token_endpoint"], data)
-        if status == 200 and body and body.get("access_token"):
-            return TokenGrant.from_response(body, requested_at)
-        if inspect_error is not None and body:
-            special = inspect_error(body)
-            if special is not None:
-                raise special
-        raise classify_google(status, body, self.session.last_retry_after, self.where(), self._error_context())
+    def _error(self, status: int, body):
+        return classify_google(status, body, self.session.last_retry_after, self.where(), self._error_context())

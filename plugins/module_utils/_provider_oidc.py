@@ -42,7 +42,7 @@ class OidcProvider(Provider):
         document = parse_json(response)
         if response.status_code != 200 or document is None:
             if response.status_code >= 500 or response.status_code == 429:
-                raise classify(response.status_code, document, self.session.last_retry_after, self.where())
+                raise self._error(response.status_code, document)
             raise ConfigurationError(
                 "No OpenID Connect discovery document at %s (HTTP %s). Check authority (the issuer URL)."
                 % (url, response.status_code), option="authority", http_status=response.status_code)
@@ -92,7 +92,11 @@ class OidcProvider(Provider):
             special = inspect_error(body)
             if special is not None:
                 raise special
-        raise classify(status, body, self.session.last_retry_after, self.where())
+        raise self._error(status, body)
+
+    def _error(self, status: int, body):
+        """The classified error of a refused request (a provider with its own error codes overrides this)."""
+        return classify(status, body, self.session.last_retry_after, self.where())
 
     def client_credentials(self) -> TokenGrant:
         data = {"grant_type": "client_credentials"}
@@ -116,7 +120,7 @@ class OidcProvider(Provider):
         status, body, requested_at = self._post(endpoint, data)
         if status == 200 and body and body.get("device_code") and body.get("user_code"):
             return DeviceAuthorization.from_response(body, requested_at)
-        raise classify(status, body, self.session.last_retry_after, self.where())
+        raise self._error(status, body)
 
     def poll_device_flow(self, authorization: DeviceAuthorization) -> TokenGrant:
         return self._token_request(
