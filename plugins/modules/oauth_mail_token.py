@@ -392,6 +392,12 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.xoauth2.mail.plugins.module_utils._auth_code_flow import (
+    AuthCodeSignIn,
+    SignInStore,
+    check_redirect_uri,
+    parse_redirect,
+)
 from ansible_collections.xoauth2.mail.plugins.module_utils._dependencies import MissingDependency, require
 from ansible_collections.xoauth2.mail.plugins.module_utils._device_flow import PENDING, PendingStore, poll_until
 from ansible_collections.xoauth2.mail.plugins.module_utils._errors import OAuthMailError, ReauthRequired
@@ -422,6 +428,11 @@ def argument_spec():
         mode=dict(type="str", default="0600"),
         device_code_timeout=dict(type="int", default=900),
         device_code_step=dict(type="str", choices=["start", "poll"]),
+        auth_code_mode=dict(type="str", default="listener", choices=["listener", "paste"]),
+        auth_code_redirect_uri=dict(type="str", default="http://127.0.0.1/"),
+        auth_code_timeout=dict(type="int", default=300),
+        auth_code_step=dict(type="str", choices=["start", "finish", "abort"]),
+        auth_code_response=dict(type="str", no_log=True),
         service_account_key=dict(type="jsonarg", no_log=True),
         service_account_key_file=dict(type="path", no_log=False),
     )
@@ -537,6 +548,8 @@ def main():
         session = TokenSession(settings_from_options(get), token_file, provider_factory=create_provider)
         if params["flow"] == "device_code":
             outcome = device_code(module, session, PendingStore(params["path"], token_file.key, mode, uid, gid))
+        elif params["flow"] == "auth_code":
+            outcome = auth_code(module, session, SignInStore(params["path"], token_file.key, mode, uid, gid))
         else:
             outcome = session.ensure_valid(
                 params["min_validity"], force=params["state"] == "refreshed", check_mode=module.check_mode)
@@ -560,25 +573,34 @@ def finish(module, token_file, session, outcome):
     module.exit_json(**result(module, token_file, session, outcome, changed))
 
 
+def usable_token(module, session):
+    """An Outcome when the token is kept or could be refreshed, else (None, why a person must sign in)."""
+    params = module.params
+    min_validity = params["min_validity"]
+    force = params["state"] == "refreshed"
+    decision = session.decide(session.token_file.read(), min_validity, force)
+    if decision.action == KEEP or module.check_mode:
+        return session.ensure_valid(min_validity, force=force, check_mode=module.check_mode), None
+    if decision.action == REFRESH:
+        try:
+            return session.ensure_valid(min_validity, force=force), None
+        except ReauthRequired as error:
+            return None, "the stored grant was refused (%s): a person must sign in again" % (
+                error.code or error.message)
+    return None, decision.reason
+
+
 def device_code(module, session, store):
     """flow=device_code: keep or refresh a usable token, else start (step start) or finish (step poll) a sign-in.
 
     Exits the module itself while a sign-in is pending; returns an Outcome when a token is there.
     """
     params = module.params
-    min_validity = params["min_validity"]
     if params["device_code_step"] == "poll":
         return device_poll(module, session, store)
-    force = params["state"] == "refreshed"
-    decision = session.decide(session.token_file.read(), min_validity, force)
-    if decision.action == KEEP or module.check_mode:
-        return session.ensure_valid(min_validity, force=force, check_mode=module.check_mode)
-    reason = decision.reason
-    if decision.action == REFRESH:
-        try:
-            return session.ensure_valid(min_validity, force=force)
-        except ReauthRequired as error:
-            reason = "the stored grant was refused (%s): a person must sign in again" % (error.code or error.message)
+    outcome, reason = usable_token(module, session)
+    if outcome is not None:
+        return outcome
     # No usable token: a person must sign in. Start here, on the host that will keep the token.
     settings = session.resolved
     provider = create_provider(settings, {"secret": settings.client_secret} if settings.client_secret else None)
@@ -621,6 +643,62 @@ def device_poll(module, session, store):
             device_pending=True, device_authorization=authorization.prompt())
     outcome = session.store_grant(
         grant, params["min_validity"], "a person signed in with the device code %s" % authorization.user_code)
+    store.remove()
+    return outcome
+
+
+def auth_code(module, session, store):
+    """flow=auth_code: keep or refresh a usable token, else start a browser sign-in (step start), redeem its
+    answer (step finish) or drop it (step abort). Exits the module itself while a sign-in is pending."""
+    params = module.params
+    if params["auth_code_step"] == "abort":
+        removed = store.remove()
+        module.exit_json(changed=False, path=session.token_file.path, action="none",
+                         reason="the browser sign-in was abandoned%s" % ("" if removed else " (none was pending)"))
+    if params["auth_code_step"] == "finish":
+        return auth_code_finish(module, session, store)
+    outcome, reason = usable_token(module, session)
+    if outcome is not None:
+        return outcome
+    check_redirect_uri(params["auth_code_redirect_uri"])
+    settings = session.resolved
+    provider = create_provider(settings, {"secret": settings.client_secret} if settings.client_secret else None)
+    signin = AuthCodeSignIn.new(params["auth_code_redirect_uri"])
+    signin.timeout = params["auth_code_timeout"]
+    signin.identity = settings.identity()
+
+    def attempt(seconds_left):
+        provider.session.timeout = seconds_left
+        return provider.start_auth_code(signin)
+
+    with_retries(attempt, int(settings.retries), float(settings.timeout))
+    store.save(signin)
+    module.exit_json(
+        changed=True, path=session.token_file.path, action="auth_code_pending",
+        reason="%s; waiting for a person to sign in with a browser" % reason,
+        signin_pending=True, signin=signin.prompt())
+
+
+def auth_code_finish(module, session, store):
+    params = module.params
+    signin = store.load()
+    if signin is None:
+        module.fail_json(
+            msg="No browser sign-in is pending for %s. Run the task again: its action plugin starts one."
+            % session.token_file.path, error_category="configuration", path=session.token_file.path)
+    settings = session.settings.resolved(signin.identity)
+    try:
+        signin.check_not_expired(time.time())
+        code = parse_redirect(params["auth_code_response"], signin.state, signin.redirect_uri)
+        provider = create_provider(settings, {"secret": settings.client_secret} if settings.client_secret else None)
+        # One attempt: a code is single-use, and a replayed one makes servers revoke what it granted.
+        grant = provider.redeem_auth_code(signin, code)
+    except OAuthMailError as error:
+        # Denied, timed out, wrong state or refused: this sign-in is over. The token file is untouched.
+        store.remove()
+        session.record_failure(error)
+        raise
+    outcome = session.store_grant(grant, params["min_validity"], "a person signed in with a browser")
     store.remove()
     return outcome
 
