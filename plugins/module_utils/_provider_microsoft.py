@@ -162,9 +162,12 @@ class MicrosoftProvider(Provider):
 
     def start_auth_code(self, signin):
         """msal's auth code flow (PKCE S256, its own nonce); our ``state`` goes in, msal's verifier is kept."""
+        # msal always asks for offline_access; a standard OpenID Connect issuer grants it only with
+        # prompt=consent (OpenID Connect Core 11), Entra without it.
+        prompt = None if is_microsoft_authority(self.settings.authority) else "consent"
         flow = self._call(lambda app: app.initiate_auth_code_flow(
             scopes=self._scopes(), redirect_uri=signin.redirect_uri, state=signin.state,
-            login_hint=self.settings.username))
+            login_hint=self.settings.username, prompt=prompt))
         if not flow.get("auth_uri") or not flow.get("code_verifier"):
             raise classify(self.session.last_status, flow, self.session.last_retry_after, self.where())
         signin.authorization_url = flow["auth_uri"]

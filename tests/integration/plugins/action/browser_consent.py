@@ -78,8 +78,13 @@ class Browser:
             page = self._follow(self.session.post(action, data=data, allow_redirects=False, timeout=self.timeout))
         if not isinstance(page, str):
             raise AssertionError("the sign-in did not end in a redirect: %s" % page.url)
+        self.last_redirect = page
         if deliver:
-            answer = requests.get(page, timeout=self.timeout)
-            self.delivered_status = answer.status_code
-            self.delivered_text = answer.text
+            self.deliver(page)
         return page
+
+    def deliver(self, redirect):
+        """The browser's last step: the request the controller's loopback listener receives."""
+        answer = requests.get(redirect, timeout=self.timeout)
+        self.delivered_status = answer.status_code
+        self.delivered_text = answer.text
