@@ -165,9 +165,12 @@ class MicrosoftProvider(Provider):
         # msal always asks for offline_access; a standard OpenID Connect issuer grants it only with
         # prompt=consent (OpenID Connect Core 11), Entra without it.
         prompt = None if is_microsoft_authority(self.settings.authority) else "consent"
-        flow = self._call(lambda app: app.initiate_auth_code_flow(
-            scopes=self._scopes(), redirect_uri=signin.redirect_uri, state=signin.state,
-            login_hint=self.settings.username, prompt=prompt))
+        with warnings.catch_warnings():
+            # msal recommends response_mode=form_post for web apps; a loopback listener (RFC 8252) takes the query.
+            warnings.simplefilter("ignore")
+            flow = self._call(lambda app: app.initiate_auth_code_flow(
+                scopes=self._scopes(), redirect_uri=signin.redirect_uri, state=signin.state,
+                login_hint=self.settings.username, prompt=prompt))
         if not flow.get("auth_uri") or not flow.get("code_verifier"):
             raise classify(self.session.last_status, flow, self.session.last_retry_after, self.where())
         signin.authorization_url = flow["auth_uri"]
