@@ -175,7 +175,6 @@ class PendingStore:
         return remove_file(self.path)
 
 
-
 def expired_error(authorization: DeviceAuthorization, now: float) -> ReauthRequired:
     if now >= authorization.expires_at:
         return ReauthRequired(

@@ -16,7 +16,6 @@ import re
 import subprocess
 import sys
 import threading
-import time
 import urllib.parse
 
 import pytest
@@ -192,8 +191,7 @@ def test_timeout_fails_and_writes_nothing(stack, idp, key_text, tmp_path, token_
 
 
 @pytest.mark.parametrize("redirect", ["http://mail.example.com:8400/", "https://127.0.0.1:8400/", "http://10.0.0.1/"])
-def test_redirect_that_is_not_loopback_is_refused_before_anything(stack, idp, key_text, tmp_path, token_path,
-                                                                   redirect):
+def test_redirect_that_is_not_loopback_is_refused_before_anything(stack, idp, key_text, tmp_path, token_path, redirect):
     rc, out = Play(tmp_path, signin_task(stack, token_path, key_text, auth_code_redirect_uri=redirect)).wait()
     assert rc != 0
     assert "auth_code_redirect_uri must be a loopback address" in out and "Sign-in needed" not in out
@@ -234,3 +232,18 @@ def test_check_mode_starts_no_sign_in(stack, idp, key_text, tmp_path, token_path
     assert rc == 0, out
     assert "Sign-in needed" not in out and "changed=True" in out
     assert idp.counters()["total"] == 0 and nothing_written(token_path)
+
+
+def test_a_revoked_grant_asks_for_a_new_browser_sign_in_in_the_same_task(stack, idp, browser, key_text, tmp_path,
+                                                                         token_path):
+    rc, out = Play(tmp_path, signin_task(stack, token_path, key_text), on_url=browser.sign_in).wait()
+    assert rc == 0, out
+    first_access, _refresh = stored_tokens(token_path, key_text)
+    idp.revoke(account=ALICE)
+    play = Play(tmp_path, signin_task(stack, token_path, key_text, state="refreshed"), on_url=browser.sign_in)
+    rc, out = play.wait()
+    assert rc == 0, out
+    assert len(play.urls) == 1
+    assert "RESULT action=acquired changed=True" in out
+    access, _refresh = stored_tokens(token_path, key_text)
+    assert access != first_access and idp.inspect(access)["active"] is True

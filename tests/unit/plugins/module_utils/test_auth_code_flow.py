@@ -30,7 +30,7 @@ def test_s256_challenge_matches_rfc_7636_appendix_b():
 
 
 def test_verifiers_are_long_random_and_unreserved():
-    verifiers = {new_verifier() for _ in range(50)}
+    verifiers = {new_verifier() for dummy in range(50)}
     assert len(verifiers) == 50
     assert all(43 <= len(v) <= 128 and re.fullmatch(r"[A-Za-z0-9\-._~]+", v) for v in verifiers)
 
