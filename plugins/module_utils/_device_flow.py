@@ -112,56 +112,64 @@ class DeviceAuthorization:
 
 
 class PendingStore:
-    """``<token path>.device``: the pending authorization, sealed with the token file's key."""
+    """``<token path>.device``: the pending authorization, sealed with the token file's key.
+
+    A subclass keeps another pending sign-in (the browser sign-in's ``.signin``) the same way.
+    """
+
+    suffix = PENDING_SUFFIX
+    format = FORMAT
+    record_class: Any = DeviceAuthorization
+    what = "pending device sign-in"
 
     def __init__(self, token_path: str, key: Optional[bytes], mode: int = 0o600,
                  uid: Optional[int] = None, gid: Optional[int] = None) -> None:
-        self.path = os.path.abspath(os.path.expanduser(token_path)) + PENDING_SUFFIX
+        self.path = os.path.abspath(os.path.expanduser(token_path)) + self.suffix
         self.key = key
         self.mode = mode
         self.uid = uid
         self.gid = gid
 
     def _associated(self, key: bytes) -> bytes:
-        return json.dumps({"format": FORMAT, "version": VERSION, "key_id": key_id(key)},
+        return json.dumps({"format": self.format, "version": VERSION, "key_id": key_id(key)},
                           sort_keys=True, separators=(",", ":")).encode("utf-8")
 
-    def save(self, authorization: DeviceAuthorization) -> None:
+    def save(self, authorization: Any) -> None:
         if self.key is None:
             raise StorageError("No encryption key was given for %s." % self.path)
         plaintext = json.dumps(asdict(authorization), sort_keys=True).encode("utf-8")
         nonce, ciphertext = seal(self.key, plaintext, self._associated(self.key))
         envelope = {
-            "format": FORMAT, "version": VERSION, "key_id": key_id(self.key),
+            "format": self.format, "version": VERSION, "key_id": key_id(self.key),
             "nonce": base64.b64encode(nonce).decode("ascii"),
             "ciphertext": base64.b64encode(ciphertext).decode("ascii"),
         }
         write_atomic(self.path, (json.dumps(envelope, sort_keys=True) + "\n").encode("utf-8"),
-                     self.mode, self.uid, self.gid, what="pending device sign-in")
+                     self.mode, self.uid, self.gid, what=self.what)
 
-    def load(self) -> Optional[DeviceAuthorization]:
+    def load(self) -> Any:
         """The pending authorization, or None when there is none (or it cannot be used any more)."""
-        raw = read_file(self.path, "pending device sign-in", owner=self.uid)
+        raw = read_file(self.path, self.what, owner=self.uid)
         if raw is None:
             return None
         try:
             envelope = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
-            raise StorageError("Cannot read the pending device sign-in %s: %s" % (self.path, exc))
+            raise StorageError("Cannot read the %s %s: %s" % (self.what, self.path, exc))
         if self.key is None:
             raise StorageError("No encryption key was given for %s." % self.path)
-        if not isinstance(envelope, dict) or envelope.get("format") != FORMAT or envelope.get("version") != VERSION:
-            raise StorageError("%s is not a pending device sign-in of this collection." % self.path)
+        if not isinstance(envelope, dict) or envelope.get("format") != self.format or envelope.get("version") != VERSION:
+            raise StorageError("%s is not a %s of this collection." % (self.path, self.what))
         if envelope.get("key_id") != key_id(self.key):
             raise StorageError(
-                "The pending device sign-in %s was sealed with a different key. Check encryption_key." % self.path)
+                "The %s %s was sealed with a different key. Check encryption_key." % (self.what, self.path))
         try:
             nonce = base64.b64decode(envelope["nonce"], validate=True)
             ciphertext = base64.b64decode(envelope["ciphertext"], validate=True)
         except (KeyError, TypeError, binascii.Error, ValueError):
-            raise StorageError("The pending device sign-in %s is damaged." % self.path)
+            raise StorageError("The %s %s is damaged." % (self.what, self.path))
         data = json.loads(unseal(self.key, nonce, ciphertext, self._associated(self.key), self.path).decode("utf-8"))
-        return DeviceAuthorization(**data)
+        return self.record_class(**data)
 
     def remove(self) -> bool:
         return remove_file(self.path)

@@ -47,6 +47,11 @@ class Provider:
                 "No usable token: a person must sign in with the device code.", code="interaction_required",
                 hint="Run oauth_mail_token with flow=device_code (the verification URL and code are shown in the "
                      "play's output).")
+        if flow == "auth_code":
+            raise ReauthRequired(
+                "No usable token: a person must sign in with a browser.", code="interaction_required",
+                hint="Run oauth_mail_token with flow=auth_code (the sign-in address is shown in the play's output "
+                     "and opened in a browser on the controller).")
         raise ConfigurationError("flow %s cannot be acquired without a person." % flow, option="flow")
 
     def start_device_flow(self):
@@ -56,6 +61,14 @@ class Provider:
     def poll_device_flow(self, authorization) -> TokenGrant:
         """One poll of a started sign-in: a grant, or ``DevicePending``, or a classified error."""
         raise ConfigurationError("provider %s does not support flow device_code." % self.name, option="flow")
+
+    def start_auth_code(self, signin):
+        """Fill in the authorization URL of a browser sign-in (an ``_auth_code_flow.AuthCodeSignIn``)."""
+        raise ConfigurationError("provider %s does not support flow auth_code." % self.name, option="flow")
+
+    def redeem_auth_code(self, signin, code: str) -> TokenGrant:
+        """Redeem the authorization code of a started sign-in, with its PKCE verifier."""
+        raise ConfigurationError("provider %s does not support flow auth_code." % self.name, option="flow")
 
     def client_credentials(self) -> TokenGrant:
         raise NotImplementedError

@@ -76,6 +76,10 @@ class GoogleProvider(OidcProvider):
             return self.service_account()
         return super().acquire()
 
+    def _authorization_extras(self) -> Dict[str, str]:
+        # Google gives a refresh token only with access_type=offline, and again on a new sign-in only with consent.
+        return {"access_type": "offline", "prompt": "consent"}
+
     def refresh(self, refresh_token: str) -> TokenGrant:
         grant = super().refresh(refresh_token)
         if not grant.refresh_token:

@@ -159,3 +159,27 @@ class MicrosoftProvider(Provider):
         if special is not None:
             raise special
         raise classify(self.session.last_status, result, self.session.last_retry_after, self.where())
+
+    def start_auth_code(self, signin):
+        """msal's auth code flow (PKCE S256, its own nonce); our ``state`` goes in, msal's verifier is kept."""
+        # msal always asks for offline_access; a standard OpenID Connect issuer grants it only with
+        # prompt=consent (OpenID Connect Core 11), Entra without it.
+        prompt = None if is_microsoft_authority(self.settings.authority) else "consent"
+        with warnings.catch_warnings():
+            # msal recommends response_mode=form_post for web apps; a loopback listener (RFC 8252) takes the query.
+            warnings.simplefilter("ignore")
+            flow = self._call(lambda app: app.initiate_auth_code_flow(
+                scopes=self._scopes(), redirect_uri=signin.redirect_uri, state=signin.state,
+                login_hint=self.settings.username, prompt=prompt))
+        if not flow.get("auth_uri") or not flow.get("code_verifier"):
+            raise classify(self.session.last_status, flow, self.session.last_retry_after, self.where())
+        signin.authorization_url = flow["auth_uri"]
+        signin.code_verifier = flow["code_verifier"]
+        signin.extra = {"msal_flow": flow}
+        return signin
+
+    def redeem_auth_code(self, signin, code: str) -> TokenGrant:
+        flow = dict(signin.extra.get("msal_flow") or {})
+        # The state was already compared (constant time) against the sealed one.
+        return self._run(lambda app: app.acquire_token_by_auth_code_flow(
+            flow, {"code": code, "state": signin.state}, scopes=self._scopes()))

@@ -11,6 +11,7 @@ import time
 from typing import Any, Dict, Optional
 from urllib.parse import quote
 
+from ._auth_code_flow import AUTH_CODE_GRANT, authorization_url
 from ._classify import classify
 from ._device_flow import DEVICE_GRANT_TYPE, DeviceAuthorization, device_poll_error
 from ._dependencies import require
@@ -126,3 +127,27 @@ class OidcProvider(Provider):
         return self._token_request(
             {"grant_type": DEVICE_GRANT_TYPE, "device_code": authorization.device_code},
             inspect_error=lambda body: device_poll_error(body.get("error"), body.get("error_description")))
+
+    def _authorization_extras(self) -> Dict[str, str]:
+        """OpenID Connect servers issue a refresh token for offline_access only with prompt=consent."""
+        return {"prompt": "consent"} if "offline_access" in (self.settings.scopes or []) else {}
+
+    def start_auth_code(self, signin):
+        endpoint = self.metadata().get("authorization_endpoint")
+        if not endpoint:
+            raise ConfigurationError(
+                "%s announces no authorization_endpoint: it does not offer flow auth_code." % self.where(),
+                option="flow")
+        params = {"response_type": "code", "client_id": self.settings.client_id, "redirect_uri": signin.redirect_uri}
+        if self.settings.scopes:
+            params["scope"] = " ".join(self.settings.scopes)
+        if self.settings.username:
+            params["login_hint"] = self.settings.username
+        params.update(self._authorization_extras())
+        params.update(signin.pkce_params())
+        signin.authorization_url = authorization_url(endpoint, params)
+        return signin
+
+    def redeem_auth_code(self, signin, code: str) -> TokenGrant:
+        return self._token_request({"grant_type": AUTH_CODE_GRANT, "code": code, "redirect_uri": signin.redirect_uri,
+                                    "code_verifier": signin.code_verifier})

@@ -13,10 +13,10 @@ from typing import Any, Dict, List, Optional
 from ._errors import ConfigurationError
 
 PROVIDERS = ("microsoft", "oidc", "google")
-FLOWS = ("client_credentials", "refresh_token", "device_code", "service_account")
-DELEGATED_FLOWS = ("refresh_token", "device_code")
+FLOWS = ("client_credentials", "refresh_token", "device_code", "service_account", "auth_code")
+DELEGATED_FLOWS = ("refresh_token", "device_code", "auth_code")
 # Flows that need a person to sign in (driven by the action plugin, never by the lookup).
-INTERACTIVE_FLOWS = ("device_code",)
+INTERACTIVE_FLOWS = ("device_code", "auth_code")
 
 MICROSOFT_LOGIN = "https://login.microsoftonline.com"
 MICROSOFT_APP_SCOPES = ["https://outlook.office365.com/.default"]
@@ -183,8 +183,8 @@ class TokenSettings:
                 "with domain-wide delegation) or flow refresh_token (a user's grant).", option="flow")
         if self.flow == "device_code" and GOOGLE_MAIL_SCOPE in (self.scopes or [GOOGLE_MAIL_SCOPE]):
             raise ConfigurationError(
-                "Google's device flow does not accept the scope %s: seed a refresh_token obtained by a browser "
-                "sign-in (flow refresh_token)." % GOOGLE_MAIL_SCOPE, option="flow")
+                "Google's device flow does not accept the scope %s: use flow auth_code (a browser sign-in on the "
+                "controller), or seed a refresh_token (flow refresh_token)." % GOOGLE_MAIL_SCOPE, option="flow")
 
     def identity(self) -> Dict[str, Any]:
         return {

@@ -35,8 +35,9 @@ from ._token_record import TokenRecord
 
 FORMAT = "xoauth2.mail/token"
 VERSION = 1
-# .device is the pending device sign-in (_device_flow.PENDING_SUFFIX).
-SIDE_FILES = (".bak", ".status", ".lock", ".device")
+# .device is the pending device sign-in (_device_flow.PENDING_SUFFIX), .signin the pending browser sign-in
+# (_auth_code_flow.SIGNIN_SUFFIX).
+SIDE_FILES = (".bak", ".status", ".lock", ".device", ".signin")
 
 
 def _canonical(data: Dict[str, Any]) -> bytes:

@@ -27,7 +27,12 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - xoauth2.mail.token
 notes:
-  - This module has an action plugin of the same name, which drives the device code sign-in from the controller.
+  - This module has an action plugin of the same name, which drives the device code sign-in and the browser
+    sign-in (O(flow=auth_code)) from the controller.
+  - With O(flow=auth_code), the authorization URL is made and the PKCE verifier is kept on the managed host, in
+    C(<path>.signin), encrypted with the token's key, and removed when the sign-in ends. The controller receives
+    only the URL, and sends back only the redirected answer (a single-use code, useless without the verifier).
+    The code is redeemed and the tokens are stored on the managed host.
   - The device code of a pending sign-in is kept on the managed host in C(<path>.device), encrypted with the token's
     key, and removed when the sign-in ends; only the user code and the verification URL reach the controller.
   - The token file and the files beside it (C(.bak), C(.status), C(.lock), C(.device), temporary files) are never
@@ -48,7 +53,8 @@ attributes:
   action:
     description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
     support: full
-    details: The action plugin shows the device code prompt on the controller; the sign-in runs on the managed host.
+    details: The action plugin shows the device code prompt or the browser sign-in address on the controller, and
+      receives the browser's redirect there; the tokens are made and kept on the managed host.
   check_mode:
     support: full
     details: Never writes and never contacts the identity provider; reports what would change.
@@ -69,7 +75,7 @@ options:
     description:
       - V(present) keeps a token valid for O(min_validity) seconds, renewing it only when needed.
       - V(refreshed) always renews the token.
-      - V(absent) removes the token file and its side files (C(.bak), C(.status), C(.lock), C(.device)), and
+      - V(absent) removes the token file and its side files (C(.bak), C(.status), C(.lock), C(.device), C(.signin)), and
         temporary files left by interrupted writes. A link among them is removed, never followed.
     type: str
     choices: [present, refreshed, absent]
@@ -93,11 +99,19 @@ options:
         O(service_account_key) on behalf of the mailbox O(username). There is no refresh token, so every renewal signs a
         new assertion. The key is sealed in the token file, so the lookup and the relay helper renew without it, and
         it is used only for the same service account.
+      - V(auth_code) signs a person in with a browser, with the authorization code grant with PKCE (RFC 7636, S256) and a
+        loopback redirect (RFC 8252), for every provider (Google's mail scope needs it, since Google's device flow
+        refuses that scope). The action plugin shows the sign-in address (and opens a browser when the controller
+        has a display), receives the redirect on O(auth_code_redirect_uri) on the controller (or reads the address
+        a person pastes, O(auth_code_mode=paste)), checks C(state), and the managed host redeems the code. Later
+        runs refresh the token silently; a new sign-in is asked for only when there is no usable token. Register
+        the loopback address as a redirect URI of the application (a desktop / public client or, for V(google), a
+        "Desktop app" client with its O(client_secret)).
       - Default, V(refresh_token) when O(refresh_token) is given, else V(service_account) when a service account key
         is given, else the flow of the existing token file, else V(client_credentials) when a client credential is
         given.
     type: str
-    choices: [client_credentials, refresh_token, device_code, service_account]
+    choices: [client_credentials, refresh_token, device_code, service_account, auth_code]
   device_code_timeout:
     description:
       - With O(flow=device_code), how many seconds to wait for the person to complete the sign-in. The wait also
@@ -111,6 +125,44 @@ options:
         sign-in that was started.
     type: str
     choices: [start, poll]
+  auth_code_mode:
+    description:
+      - With O(flow=auth_code), how the controller receives the browser's answer.
+      - V(listener) waits for the redirect on O(auth_code_redirect_uri) on the controller (the browser must run on
+        the controller, or reach that port through an SSH tunnel).
+      - V(paste) listens nowhere; the person signs in with a browser anywhere, and pastes the address the browser
+        was sent to (the page itself may fail to load) at the prompt in the controller's terminal. It needs an
+        interactive C(ansible-playbook); without a terminal (AWX, Automation Platform) it fails with a clear error.
+    type: str
+    choices: [listener, paste]
+    default: listener
+  auth_code_redirect_uri:
+    description:
+      - With O(flow=auth_code), the loopback redirect address the sign-in comes back to, C(http://127.0.0.1),
+        C(http://[::1]) or C(http://localhost), with an optional port and path and no query.
+      - Without a port, a free (ephemeral) port is chosen for each sign-in; give a port when the application
+        registration or a firewall needs a fixed one.
+      - Any other address (another host, https, a private network address) is refused before any request, with
+        an error naming this option.
+    type: str
+    default: http://127.0.0.1/
+  auth_code_timeout:
+    description:
+      - With O(flow=auth_code), how many seconds to wait for the browser's answer.
+    type: int
+    default: 300
+  auth_code_step:
+    description:
+      - Internal, set by the action plugin of this module to drive a browser sign-in in steps; do not set it.
+      - V(start) starts a sign-in when one is needed (or keeps or refreshes a usable token), V(finish) redeems the
+        answer in O(auth_code_response), V(abort) drops a pending sign-in whose answer the controller refused.
+    type: str
+    choices: [start, finish, abort]
+  auth_code_response:
+    description:
+      - Internal, set by the action plugin of this module; do not set it. The address the browser was redirected
+        to, with the authorization code and C(state).
+    type: str
   refresh_token:
     description:
       - A refresh token to seed a delegated token with (O(flow=refresh_token)).
@@ -167,6 +219,9 @@ seealso:
   - name: Device code sign-in
     description: What a person sees and does when O(flow=device_code) asks for a sign-in.
     link: https://github.com/xoauth2/mail/blob/main/docs/device-code.md
+  - name: Browser sign-in
+    description: What a person sees and does when O(flow=auth_code) asks for a sign-in, and why it is safe.
+    link: https://github.com/xoauth2/mail/blob/main/docs/browser-signin.md
   - name: Getting started
     description: Install, make a key, get a first token.
     link: https://github.com/xoauth2/mail/blob/main/docs/getting-started.md
@@ -226,6 +281,28 @@ EXAMPLES = r"""
     username: scanner@contoso.com
     encryption_key_file: /etc/xoauth2/token.key
     device_code_timeout: 600
+
+- name: A Gmail user's mailbox, signed in once with a browser on the controller (PKCE, loopback redirect)
+  xoauth2.mail.oauth_mail_token:
+    path: /var/lib/xoauth2-relay/scanner.token
+    provider: google
+    flow: auth_code
+    client_id: 123456789012-abcdefghijklmnop.apps.googleusercontent.com
+    client_secret: "{{ vault_google_desktop_client_secret }}"
+    username: scanner@gmail.com
+    encryption_key_file: /etc/xoauth2/token.key
+
+- name: The same for Microsoft 365, from a controller without a browser (paste the redirected address)
+  xoauth2.mail.oauth_mail_token:
+    path: /var/lib/xoauth2-relay/scanner.token
+    provider: microsoft
+    tenant_id: contoso.onmicrosoft.com
+    client_id: 22222222-2222-2222-2222-222222222222
+    flow: auth_code
+    auth_code_mode: paste
+    auth_code_redirect_uri: http://localhost:8400/
+    username: scanner@contoso.com
+    encryption_key_file: /etc/xoauth2/token.key
 
 - name: Hand the access token to a later task, kept out of the output
   xoauth2.mail.oauth_mail_token:
@@ -290,7 +367,7 @@ action:
       renewal's (V(refreshed) or V(acquired)) and RV(reason) says the file changed key.
   returned: always
   type: str
-  choices: [none, acquired, refreshed, rekeyed, removed, device_code_pending]
+  choices: [none, acquired, refreshed, rekeyed, removed, device_code_pending, auth_code_pending]
   sample: refreshed
 reason:
   description: Why the action was chosen.
@@ -373,6 +450,29 @@ device_authorization:
     message:
       description: The provider's instructions (or ours).
       type: str
+signin_pending:
+  description: True when a browser sign-in was started and waits for its answer (between the action plugin's steps).
+  returned: with O(flow=auth_code), while a sign-in is pending
+  type: bool
+  sample: true
+signin:
+  description: The browser sign-in that was started. Never contains the PKCE verifier, a code or a token.
+  returned: with O(flow=auth_code), when a sign-in was started
+  type: dict
+  contains:
+    authorization_url:
+      description: The address to open in a browser (with C(state) and the PKCE challenge, as a browser shows it).
+      type: str
+    redirect_uri:
+      description: The loopback address the browser is sent back to.
+      type: str
+      sample: http://127.0.0.1:43127/
+    expires_at:
+      description: When the wait for the answer ends, seconds since the epoch.
+      type: int
+    timeout:
+      description: The O(auth_code_timeout) in effect.
+      type: int
 error_category:
   description: On failure, one of V(temporary), V(reauth_required), V(configuration), V(storage).
   returned: failure
@@ -392,6 +492,12 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.xoauth2.mail.plugins.module_utils._auth_code_flow import (
+    AuthCodeSignIn,
+    SignInStore,
+    check_redirect_uri,
+    parse_redirect,
+)
 from ansible_collections.xoauth2.mail.plugins.module_utils._dependencies import MissingDependency, require
 from ansible_collections.xoauth2.mail.plugins.module_utils._device_flow import PENDING, PendingStore, poll_until
 from ansible_collections.xoauth2.mail.plugins.module_utils._errors import OAuthMailError, ReauthRequired
@@ -422,6 +528,11 @@ def argument_spec():
         mode=dict(type="str", default="0600"),
         device_code_timeout=dict(type="int", default=900),
         device_code_step=dict(type="str", choices=["start", "poll"]),
+        auth_code_mode=dict(type="str", default="listener", choices=["listener", "paste"]),
+        auth_code_redirect_uri=dict(type="str", default="http://127.0.0.1/"),
+        auth_code_timeout=dict(type="int", default=300),
+        auth_code_step=dict(type="str", choices=["start", "finish", "abort"]),
+        auth_code_response=dict(type="str", no_log=True),
         service_account_key=dict(type="jsonarg", no_log=True),
         service_account_key_file=dict(type="path", no_log=False),
     )
@@ -537,6 +648,8 @@ def main():
         session = TokenSession(settings_from_options(get), token_file, provider_factory=create_provider)
         if params["flow"] == "device_code":
             outcome = device_code(module, session, PendingStore(params["path"], token_file.key, mode, uid, gid))
+        elif params["flow"] == "auth_code":
+            outcome = auth_code(module, session, SignInStore(params["path"], token_file.key, mode, uid, gid))
         else:
             outcome = session.ensure_valid(
                 params["min_validity"], force=params["state"] == "refreshed", check_mode=module.check_mode)
@@ -560,25 +673,34 @@ def finish(module, token_file, session, outcome):
     module.exit_json(**result(module, token_file, session, outcome, changed))
 
 
+def usable_token(module, session):
+    """An Outcome when the token is kept or could be refreshed, else (None, why a person must sign in)."""
+    params = module.params
+    min_validity = params["min_validity"]
+    force = params["state"] == "refreshed"
+    decision = session.decide(session.token_file.read(), min_validity, force)
+    if decision.action == KEEP or module.check_mode:
+        return session.ensure_valid(min_validity, force=force, check_mode=module.check_mode), None
+    if decision.action == REFRESH:
+        try:
+            return session.ensure_valid(min_validity, force=force), None
+        except ReauthRequired as error:
+            return None, "the stored grant was refused (%s): a person must sign in again" % (
+                error.code or error.message)
+    return None, decision.reason
+
+
 def device_code(module, session, store):
     """flow=device_code: keep or refresh a usable token, else start (step start) or finish (step poll) a sign-in.
 
     Exits the module itself while a sign-in is pending; returns an Outcome when a token is there.
     """
     params = module.params
-    min_validity = params["min_validity"]
     if params["device_code_step"] == "poll":
         return device_poll(module, session, store)
-    force = params["state"] == "refreshed"
-    decision = session.decide(session.token_file.read(), min_validity, force)
-    if decision.action == KEEP or module.check_mode:
-        return session.ensure_valid(min_validity, force=force, check_mode=module.check_mode)
-    reason = decision.reason
-    if decision.action == REFRESH:
-        try:
-            return session.ensure_valid(min_validity, force=force)
-        except ReauthRequired as error:
-            reason = "the stored grant was refused (%s): a person must sign in again" % (error.code or error.message)
+    outcome, reason = usable_token(module, session)
+    if outcome is not None:
+        return outcome
     # No usable token: a person must sign in. Start here, on the host that will keep the token.
     settings = session.resolved
     provider = create_provider(settings, {"secret": settings.client_secret} if settings.client_secret else None)
@@ -621,6 +743,62 @@ def device_poll(module, session, store):
             device_pending=True, device_authorization=authorization.prompt())
     outcome = session.store_grant(
         grant, params["min_validity"], "a person signed in with the device code %s" % authorization.user_code)
+    store.remove()
+    return outcome
+
+
+def auth_code(module, session, store):
+    """flow=auth_code: keep or refresh a usable token, else start a browser sign-in (step start), redeem its
+    answer (step finish) or drop it (step abort). Exits the module itself while a sign-in is pending."""
+    params = module.params
+    if params["auth_code_step"] == "abort":
+        removed = store.remove()
+        module.exit_json(changed=False, path=session.token_file.path, action="none",
+                         reason="the browser sign-in was abandoned%s" % ("" if removed else " (none was pending)"))
+    if params["auth_code_step"] == "finish":
+        return auth_code_finish(module, session, store)
+    outcome, reason = usable_token(module, session)
+    if outcome is not None:
+        return outcome
+    check_redirect_uri(params["auth_code_redirect_uri"])
+    settings = session.resolved
+    provider = create_provider(settings, {"secret": settings.client_secret} if settings.client_secret else None)
+    signin = AuthCodeSignIn.new(params["auth_code_redirect_uri"])
+    signin.timeout = params["auth_code_timeout"]
+    signin.identity = settings.identity()
+
+    def attempt(seconds_left):
+        provider.session.timeout = seconds_left
+        return provider.start_auth_code(signin)
+
+    with_retries(attempt, int(settings.retries), float(settings.timeout))
+    store.save(signin)
+    module.exit_json(
+        changed=True, path=session.token_file.path, action="auth_code_pending",
+        reason="%s; waiting for a person to sign in with a browser" % reason,
+        signin_pending=True, signin=signin.prompt())
+
+
+def auth_code_finish(module, session, store):
+    params = module.params
+    signin = store.load()
+    if signin is None:
+        module.fail_json(
+            msg="No browser sign-in is pending for %s. Run the task again: its action plugin starts one."
+            % session.token_file.path, error_category="configuration", path=session.token_file.path)
+    settings = session.settings.resolved(signin.identity)
+    try:
+        signin.check_not_expired(time.time())
+        code = parse_redirect(params["auth_code_response"], signin.state, signin.redirect_uri)
+        provider = create_provider(settings, {"secret": settings.client_secret} if settings.client_secret else None)
+        # One attempt: a code is single-use, and a replayed one makes servers revoke what it granted.
+        grant = provider.redeem_auth_code(signin, code)
+    except OAuthMailError as error:
+        # Denied, timed out, wrong state or refused: this sign-in is over. The token file is untouched.
+        store.remove()
+        session.record_failure(error)
+        raise
+    outcome = session.store_grant(grant, params["min_validity"], "a person signed in with a browser")
     store.remove()
     return outcome
 

@@ -212,8 +212,10 @@ function buildClients() {
       client_name: id,
       grant_types: grantTypes,
       response_types: grantTypes.includes('authorization_code') ? ['code'] : [],
-      redirect_uris: grantTypes.includes('authorization_code') ? ['http://127.0.0.1/callback', 'http://localhost/callback'] : [],
+      redirect_uris: c.redirect_uris || (grantTypes.includes('authorization_code') ? ['http://127.0.0.1/callback', 'http://localhost/callback'] : []),
     };
+    // Native clients (RFC 8252) may come back to a loopback redirect on any port.
+    if (c.application_type) meta.application_type = c.application_type;
     if (c.secret) {
       meta.client_secret = c.secret;
       // client_secret_post is accepted too (oidc-provider accepts both for either)
@@ -293,6 +295,11 @@ const configuration = {
     const mailbox = CLIENTS[token.clientId]?.mailbox;
     return mailbox ? { username: mailbox } : undefined;
   },
+  // Google issues a refresh token for access_type=offline without an offline_access scope, and it does not
+  // end with the browser session: clients marked "google" in the fixtures behave so.
+  issueRefreshToken: async (ctx, client, code) => client.grantTypeAllowed('refresh_token')
+    && (code.scopes.has('offline_access') || Boolean(CLIENTS[client.clientId]?.google)),
+  expiresWithSession: async (ctx, code) => !code.scopes.has('offline_access') && !CLIENTS[code.clientId]?.google,
   rotateRefreshToken: true,
   ttl: {
     AccessToken: () => settings.access_token_ttl,
