@@ -50,27 +50,36 @@ def validate(credential_type: dict) -> list:
     problems += ["inputs has unknown key %s" % k for k in inputs if k not in ("fields", "required")]
     ids = []
     for field in inputs.get("fields", []):
-        problems += ["field %s: unknown key %s" % (field.get("id"), k) for k in field if k not in FIELD_KEYS]
-        if not NAME.match(str(field.get("id", ""))) or field.get("id") == "tower" or not field.get("label"):
-            problems.append("field %r: id must be a variable name (not tower) and label is required" % field)
-        if field.get("type", "string") not in ("string", "boolean"):
-            problems.append("field %s: type must be string or boolean" % field["id"])
-        if field.get("type", "string") != "string":
-            problems += ["field %s: %s is for strings only" % (field["id"], k) for k in STRING_ONLY if k in field]
-        if field.get("format") not in (None, "ssh_private_key", "url"):
-            problems.append("field %s: unknown format" % field["id"])
-        if field.get("id") in ids:
-            problems.append("field %s: duplicate id" % field["id"])
+        problems += _field_problems(field, ids)
         ids.append(field.get("id"))
     problems += ["required names unknown field %s" % r for r in inputs.get("required", []) if r not in ids]
     injectors = credential_type.get("injectors") or {}
-    problems += ["injectors has unknown key %s" % k for k in injectors if k not in ("env", "extra_vars", "file")]
+    return problems + _injector_problems(injectors) + _render_problems(ids, injectors)
+
+
+def _field_problems(field: dict, ids: list) -> list:
+    problems = ["field %s: unknown key %s" % (field.get("id"), k) for k in field if k not in FIELD_KEYS]
+    if not NAME.match(str(field.get("id", ""))) or field.get("id") == "tower" or not field.get("label"):
+        problems.append("field %r: id must be a variable name (not tower) and label is required" % field)
+    kind = field.get("type", "string")
+    if kind not in ("string", "boolean"):
+        problems.append("field %s: type must be string or boolean" % field.get("id"))
+    if kind != "string":
+        problems += ["field %s: %s is for strings only" % (field.get("id"), k) for k in STRING_ONLY if k in field]
+    if field.get("format") not in (None, "ssh_private_key", "url"):
+        problems.append("field %s: unknown format" % field.get("id"))
+    if field.get("id") in ids:
+        problems.append("field %s: duplicate id" % field.get("id"))
+    return problems
+
+
+def _injector_problems(injectors: dict) -> list:
+    problems = ["injectors has unknown key %s" % k for k in injectors if k not in ("env", "extra_vars", "file")]
     problems += ["file label %s" % k for k in injectors.get("file", {}) if not FILE_LABEL.match(k)]
     for kind in ("env", "extra_vars"):
         problems += ["%s name %s" % (kind, k) for k in injectors.get(kind, {}) if not NAME.match(k)]
     problems += ["env %s may change Ansible's configuration" % k for k in injectors.get("env", {})
                  if k.startswith("ANSIBLE_")]
-    problems += _render_problems(ids, injectors)
     return problems
 
 
@@ -113,33 +122,37 @@ def inject(credential_type: dict, inputs: dict, private_data_dir: str):
     """Render the injectors for a job; returns (env, ansible-playbook args)."""
     injectors = credential_type.get("injectors") or {}
     namespace = {name: value for name, value in inputs.items() if isinstance(value, bool) or len(value)}
-    namespace["tower"] = tower = Namespace()
+    namespace["tower"] = Namespace()
     env_dir = os.path.join(private_data_dir, "env")
     os.makedirs(env_dir, exist_ok=True)
     sandbox = ImmutableSandboxedEnvironment()
     for label, template in injectors.get("file", {}).items():
-        handle, path = tempfile.mkstemp(dir=env_dir)
-        with os.fdopen(handle, "w") as out:
-            out.write(sandbox.from_string(template).render(**namespace))
-        os.chmod(path, stat.S_IRUSR | stat.S_IWUSR | stat.S_IRGRP | stat.S_IWGRP)
-        if "." in label:
-            if not isinstance(getattr(tower, "filename", None), Namespace):
-                tower.filename = Namespace()
-            setattr(tower.filename, label.split(".", 1)[1], path)
-        else:
-            tower.filename = path
+        _write_file(namespace["tower"], label, sandbox.from_string(template).render(**namespace), env_dir)
     env = {name: sandbox.from_string(template).render(**namespace)
            for name, template in injectors.get("env", {}).items()}
-    args = []
     extra_vars = {name: _Unsafe(sandbox.from_string(template).render(**namespace))
                   for name, template in injectors.get("extra_vars", {}).items()}
-    if extra_vars:
-        handle, path = tempfile.mkstemp(dir=env_dir)
-        with os.fdopen(handle, "w") as out:
-            out.write(yaml.dump(extra_vars, Dumper=_UnsafeDumper, default_flow_style=False))
-        os.chmod(path, stat.S_IRUSR | stat.S_IRGRP)
-        args = ["-e", "@%s" % path]
-    return env, args
+    if not extra_vars:
+        return env, []
+    handle, path = tempfile.mkstemp(dir=env_dir)
+    with os.fdopen(handle, "w") as out:
+        out.write(yaml.dump(extra_vars, Dumper=_UnsafeDumper, default_flow_style=False))
+    os.chmod(path, stat.S_IRUSR | stat.S_IRGRP)
+    return env, ["-e", "@%s" % path]
+
+
+def _write_file(tower: Namespace, label: str, content: str, env_dir: str) -> None:
+    """A file injector: the file in the job's folder, its path as tower.filename[.<name>]."""
+    handle, path = tempfile.mkstemp(dir=env_dir)
+    with os.fdopen(handle, "w") as out:
+        out.write(content)
+    os.chmod(path, stat.S_IRUSR | stat.S_IWUSR | stat.S_IRGRP | stat.S_IWGRP)
+    if "." not in label:
+        tower.filename = path
+        return
+    if not isinstance(getattr(tower, "filename", None), Namespace):
+        tower.filename = Namespace()
+    setattr(tower.filename, label.split(".", 1)[1], path)
 
 
 def load_types(path: str) -> dict:

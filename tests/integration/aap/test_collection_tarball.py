@@ -94,21 +94,24 @@ def test_installs_offline_and_ansible_doc_shows_every_plugin(built):
     assert plugins["module"] == ["oauth_mail_check", "oauth_mail_token", "postconf"]
     assert plugins["lookup"] == ["oauth_token"] and plugins["role"] == ["postfix_relay", "relay_helper"]
     for plugin_type, names in plugins.items():
-        fqcns = ["xoauth2.mail." + name for name in names]
-        proc = subprocess.run([os.path.join(BIN, "ansible-doc"), "-t", plugin_type, "--json"] + fqcns,
-                              capture_output=True, text=True, env=_env(str(dest)), timeout=300)
-        # ansible-core 2.21 warns about its own internal collection when listing roles: only ours count
-        ours = [line for line in proc.stderr.splitlines() if "WARNING" in line and "xoauth2" in line]
-        assert proc.returncode == 0 and ours == [], proc.stderr
-        docs = json.loads(proc.stdout)
-        assert sorted(docs) == fqcns, proc.stderr
-        for fqcn, doc in docs.items():
-            if plugin_type == "role":
-                assert doc["entry_points"]["main"]["short_description"], fqcn
-                assert doc["path"].startswith(str(dest)), doc["path"]
-            else:
-                assert doc["doc"]["short_description"], fqcn
-                assert doc["doc"]["filename"].startswith(str(dest)), doc["doc"]["filename"]
+        _shows_docs_from(dest, plugin_type, ["xoauth2.mail." + name for name in names])
     listed = subprocess.run([os.path.join(BIN, "ansible-doc"), "-t", "module", "-l", "xoauth2.mail"],
                             capture_output=True, text=True, env=_env(str(dest)), timeout=300, check=True).stdout
     assert all("xoauth2.mail." + name in listed for name in plugins["module"])
+
+
+def _shows_docs_from(dest, plugin_type, fqcns):
+    proc = subprocess.run([os.path.join(BIN, "ansible-doc"), "-t", plugin_type, "--json"] + fqcns,
+                          capture_output=True, text=True, env=_env(str(dest)), timeout=300)
+    # ansible-core 2.21 warns about its own internal collection when listing roles: only ours count
+    ours = [line for line in proc.stderr.splitlines() if "WARNING" in line and "xoauth2" in line]
+    assert proc.returncode == 0 and ours == [], proc.stderr
+    docs = json.loads(proc.stdout)
+    assert sorted(docs) == fqcns, proc.stderr
+    for fqcn, doc in docs.items():
+        if plugin_type == "role":
+            description, path = doc["entry_points"]["main"]["short_description"], doc["path"]
+        else:
+            description, path = doc["doc"]["short_description"], doc["doc"]["filename"]
+        assert description, fqcn
+        assert path.startswith(str(dest)), path
