@@ -1,11 +1,10 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright (c) xoauth2.mail contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Put the Markdown guides of docs/ into the docs site in place of their RST stand-ins.
 
-    scripts/docsite_guides.py DOCS_DIR DOCSITE_DIR REPOSITORY_URL
+    python scripts/docsite_guides.py DOCS_DIR DOCSITE_DIR REPOSITORY_URL
 
 DOCSITE_DIR is where antsibull-docs wrote docs/docsite/rst/ (collections/xoauth2/mail/docsite).
 docs/docsite/rst/<name>.rst is a stand-in that antsibull-docs can lint; <name>.md takes its
@@ -27,7 +26,7 @@ LINK = re.compile(r"(\]\()([^)\s]+)(\))")
 def _rewrite(target: str, guide_dir: str, docs_dir: str, repository: str) -> str:
     if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
         return target
-    path, _, anchor = target.partition("#")
+    path, anchor = (target.split("#", 1) + [""])[:2]
     resolved = posixpath.normpath(posixpath.join(guide_dir, path))
     inside = not resolved.startswith("../")
     if inside and resolved.endswith(".md") and os.path.isfile(os.path.join(docs_dir, resolved)):

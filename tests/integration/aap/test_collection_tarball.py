@@ -66,7 +66,7 @@ def built(tmp_path_factory):
 
 
 def test_tarball_holds_sources_only(built):
-    _, tarball = built
+    tarball = built[1]
     with tarfile.open(tarball) as archive:
         names = archive.getnames()
     leaked = [n for n in names if any(n == f or n.startswith(f + "/") or ("/" + f + "/") in ("/" + n + "/")
@@ -102,7 +102,7 @@ def test_installs_offline_and_ansible_doc_shows_every_plugin(built):
 
 def _shows_docs_from(dest, plugin_type, fqcns):
     proc = subprocess.run([os.path.join(BIN, "ansible-doc"), "-t", plugin_type, "--json"] + fqcns,
-                          capture_output=True, text=True, env=_env(str(dest)), timeout=300)
+                          capture_output=True, text=True, env=_env(str(dest)), timeout=300, check=False)
     # ansible-core 2.21 warns about its own internal collection when listing roles: only ours count
     ours = [line for line in proc.stderr.splitlines() if "WARNING" in line and "xoauth2" in line]
     assert proc.returncode == 0 and ours == [], proc.stderr
