@@ -4,7 +4,8 @@
 #   scripts/test.sh [all|unit|integration|sanity|lint|molecule]   (default: all)
 #
 # all = bootstrap -> start test stack -> pytest tests/unit tests/integration
-#       -> ansible-test sanity -> ansible-lint --profile production
+#       -> ansible-test sanity -> antsibull-docs lint -> docs site (scripts/docsite.sh)
+#       -> ansible-lint --profile production
 #       -> molecule test --all (extensions/molecule) -> stop stack (on exit)
 # Every step runs even if an earlier one failed; the exit code is non-zero
 # if any step failed. A summary is printed at the end.
@@ -160,6 +161,12 @@ do_docs() {
     limit 120 antsibull-changelog lint
 }
 
+# The docs site (plugin docs + guides), failing on any Sphinx warning. The lint of
+# do_docs already ran on the same docs, so the site's own lint is skipped here.
+do_docsite() {
+    DOCSITE_LINT=0 limit 600 bash "${REPO}/scripts/docsite.sh"
+}
+
 do_molecule() {
     local d="${REPO}/extensions/molecule"
     if [ ! -d "${d}" ] || [ -z "$(find "${d}" -name molecule.yml -print -quit)" ]; then
@@ -214,6 +221,7 @@ case "${MODE}" in
         pytest_step "pytest tests/unit tests/integration" tests/unit tests/integration
         run_step "ansible-test sanity" 1200 do_sanity
         run_step "antsibull-docs lint, changelog lint" 600 do_docs
+        run_step "docs site (antsibull-docs + guides, warnings fail)" 600 do_docsite
         run_step "ansible-lint --profile production" 600 do_lint
         run_step "molecule test --all" 1200 do_molecule
         ;;
@@ -246,6 +254,7 @@ case "${MODE}" in
         source_env
         run_step "ansible-test sanity" 1200 do_sanity
         run_step "antsibull-docs lint, changelog lint" 600 do_docs
+        run_step "docs site (antsibull-docs + guides, warnings fail)" 600 do_docsite
         ;;
     lint)
         XOAUTH2_SKIP_STACK_INSTALL=1 run_step "bootstrap (no stack)" 900 do_bootstrap

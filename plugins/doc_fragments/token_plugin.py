@@ -32,6 +32,9 @@ options:
   client_secret:
     vars:
       - name: xoauth2_mail_client_secret
+  client_certificate:
+    vars:
+      - name: xoauth2_mail_client_certificate
   encryption_key:
     env:
       - name: XOAUTH2_MAIL_ENCRYPTION_KEY

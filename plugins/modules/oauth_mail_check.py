@@ -26,6 +26,11 @@ author:
 extends_documentation_fragment:
   - xoauth2.mail.token
 attributes:
+  action_group:
+    description: Use C(group/xoauth2.mail.oauth) in C(module_defaults) to set the provider, client and key options once.
+    support: full
+    membership:
+      - xoauth2.mail.oauth
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full

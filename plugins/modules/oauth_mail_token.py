@@ -50,6 +50,11 @@ notes:
     one sign-in only and the next sign-in writes it with the current key. C(<path>.bak) is re-sealed with the
     token.
 attributes:
+  action_group:
+    description: Use C(group/xoauth2.mail.oauth) in C(module_defaults) to set the provider, client and key options once.
+    support: full
+    membership:
+      - xoauth2.mail.oauth
   action:
     description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
     support: full
