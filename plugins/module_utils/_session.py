@@ -19,7 +19,7 @@ import hashlib
 import hmac
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ._crypto import key_id
 from ._errors import ConfigurationError, OAuthMailError, ReauthRequired, StorageError
@@ -46,7 +46,7 @@ class Decision:
     action: str
     reason: str
     # the settings resolved against the token file the decision was made on (what a renewal uses)
-    settings: Optional[TokenSettings] = None
+    settings: TokenSettings
 
 
 @dataclass
@@ -123,40 +123,39 @@ class TokenSession:
         if self.settings.has_service_account_key:
             from ._service_account_key import ServiceAccountKey
             given = ServiceAccountKey.from_sealed(self._credential(None))
-            return not given.same_as(ServiceAccountKey.from_sealed(stored))
+            return given is None or not given.same_as(ServiceAccountKey.from_sealed(stored))
         return False
 
     def decide(self, record: Optional[TokenRecord], min_validity: float, force: bool = False) -> Decision:
         """What to do with ``record``; the decision carries the settings it resolved (no state is kept)."""
         settings = self.settings.resolved(record.meta if record else None)
-        decision = self._decide(settings, record, min_validity, force)
-        decision.settings = settings
-        return decision
+        action, reason = self._decide(settings, record, min_validity, force)
+        return Decision(action, reason, settings)
 
     def _decide(self, settings: TokenSettings, record: Optional[TokenRecord], min_validity: float,
-                force: bool) -> Decision:
+                force: bool) -> Tuple[str, str]:
         if record is None:
-            return Decision(ACQUIRE, "no token file yet")
+            return (ACQUIRE, "no token file yet")
         changed = settings.mismatches(record.meta)
         if changed:
             return self._decide_changed(settings, record, changed)
         if settings.flow == "refresh_token" and settings.refresh_token and \
                 _digest(settings.refresh_token) != record.secrets.get("seed_sha256"):
-            return Decision(ACQUIRE, "a new refresh_token was given")
+            return (ACQUIRE, "a new refresh_token was given")
         renew = REFRESH if record.refresh_token else ACQUIRE
         if self._credential_changed(record):
-            return Decision(renew, "the client credential changed")
+            return (renew, "the client credential changed")
         if force:
-            return Decision(renew, "refresh requested")
+            return (renew, "refresh requested")
         if not record.is_valid_for(min_validity, self.clock()):
-            return Decision(renew, "the token expires within min_validity (%d s)" % min_validity)
-        return Decision(KEEP, "the token is valid for %d s more" % record.seconds_left(self.clock()))
+            return (renew, "the token expires within min_validity (%d s)" % min_validity)
+        return (KEEP, "the token is valid for %d s more" % record.seconds_left(self.clock()))
 
-    def _decide_changed(self, settings: TokenSettings, record: TokenRecord, changed: List[str]) -> Decision:
+    def _decide_changed(self, settings: TokenSettings, record: TokenRecord, changed: List[str]) -> Tuple[str, str]:
         reason = "settings changed: %s" % ", ".join(changed)
         if changed == ["username"] and record.refresh_token and settings.flow in DELEGATED_FLOWS:
             # The same grant, stored for another mailbox name: renew it, never replay a seed.
-            return Decision(REFRESH, reason + "; renewed with the stored refresh token")
+            return (REFRESH, reason + "; renewed with the stored refresh token")
         if settings.flow == "refresh_token" and settings.refresh_token and \
                 _digest(settings.refresh_token) == record.secrets.get("seed_sha256"):
             # Sending an already redeemed refresh token again makes servers with reuse
@@ -166,7 +165,7 @@ class TokenSession:
                 "the grant. Give a new refresh_token (or sign in with flow=device_code), or remove the token "
                 "file first with state=absent." % (reason.capitalize(), self.token_file.path),
                 option="refresh_token")
-        return Decision(ACQUIRE, reason)
+        return (ACQUIRE, reason)
 
     # -- the operation -----------------------------------------------------------
 
@@ -206,11 +205,12 @@ class TokenSession:
         if not self.rekey:
             return decision
         return Decision(REKEY, "the token file is sealed with previous key %s; re-sealed with the current key %s "
-                        "(%s)" % (old_id, key_id(self.token_file.key), decision.reason), decision.settings)
+                        "(%s)" % (old_id, key_id(self.token_file.key) if self.token_file.key else "?", decision.reason),
+                        decision.settings)
 
     def _rekey(self, decision: Decision, current: Optional[TokenRecord]) -> Outcome:
         """Write the same token with the current key: no request to the identity provider."""
-        if self.token_file.previous_key_id(current) is None:
+        if current is None or self.token_file.previous_key_id(current) is None:
             return self._outcome(Decision(KEEP, "another process re-sealed the token file", decision.settings),
                                  current, current)
         record = TokenRecord(meta=dict(current.meta), secrets=dict(current.secrets))
@@ -229,6 +229,8 @@ class TokenSession:
     def _renew(self, decision: Decision, current: Optional[TokenRecord], min_validity: float) -> Outcome:
         settings = decision.settings
         credential = self._credential(current, settings)
+        if self.provider_factory is None:
+            raise ConfigurationError("The token must be renewed, but this session was given no provider.")
         provider = self.provider_factory(settings, credential)
         pending = {"refresh_token": current.refresh_token if current is not None and decision.action == REFRESH else None}
 
