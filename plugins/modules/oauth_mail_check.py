@@ -237,17 +237,17 @@ from ansible_collections.xoauth2.mail.plugins.module_utils._errors import Config
 from ansible_collections.xoauth2.mail.plugins.module_utils._fresh_token import error_result
 from ansible_collections.xoauth2.mail.plugins.module_utils._mail_login import check_login
 from ansible_collections.xoauth2.mail.plugins.module_utils._options import (
-    TOKEN_ARGUMENT_SPEC,
     getter_from_dict,
     keys_from_options,
     settings_from_options,
+    token_argument_spec,
 )
 
 
 def argument_spec():
-    spec = dict(TOKEN_ARGUMENT_SPEC)
-    spec.pop("flow", None)  # only renewals of an existing file: its stored flow is used
-    spec.update(
+    return token_argument_spec(
+        # only renewals of an existing file: its stored flow is used
+        without=("flow",),
         protocol=dict(type="str", required=True, choices=["imap", "smtp"]),
         host=dict(type="str", required=True),
         port=dict(type="int"),
@@ -258,7 +258,6 @@ def argument_spec():
         send_test_to=dict(type="str"),
         send_test_from=dict(type="str"),
     )
-    return spec
 
 
 def token_from_file(module):

@@ -46,3 +46,11 @@ def test_token_settings_fall_back_to_the_same_defaults():
     fields = {field.name: field.default for field in dataclasses.fields(TokenSettings)}
     for name in ("validate_certs", "timeout", "retries"):
         assert fields[name] == _options.OPTION_DEFAULTS[name], name
+
+
+def test_a_module_spec_is_the_shared_one_less_what_it_drops_plus_its_own():
+    spec = _options.token_argument_spec(without=("flow",), host={"type": "str", "required": True})
+    assert "flow" not in spec and spec["host"] == {"type": "str", "required": True}
+    assert spec["timeout"] == _options.TOKEN_ARGUMENT_SPEC["timeout"]
+    spec["timeout"]["default"] = 1  # a module's copy never changes the shared declaration
+    assert _options.TOKEN_ARGUMENT_SPEC["timeout"]["default"] == _options.OPTION_DEFAULTS["timeout"]
