@@ -50,6 +50,7 @@ TOKEN_ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
     "retries": {"type": "int", "default": OPTION_DEFAULTS["retries"]},
 }
 
+
 def token_argument_spec(without: Tuple[str, ...] = (), **extra: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
     """A module's argument spec: the shared options (less ``without``) plus its own."""
     spec = {name: dict(option) for name, option in TOKEN_ARGUMENT_SPEC.items() if name not in without}

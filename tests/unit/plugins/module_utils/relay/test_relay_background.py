@@ -29,7 +29,7 @@ def test_a_spawned_task_survives_garbage_collection_and_is_let_go_when_done():
         gc.collect()
         assert background.running() == 1
         gate.set()
-        for _ in range(10):
+        for dummy in range(10):
             await asyncio.sleep(0)
         assert background.running() == 0
 
