@@ -6,7 +6,7 @@
 #   make unit         pytest tests/unit
 #   make integration  test stack + pytest tests/integration + molecule
 #   make sanity       ansible-test sanity (on a copy in .build/ansible_collections/xoauth2/mail)
-#   make lint         ansible-lint --profile production
+#   make lint         ruff, mypy (plugins/module_utils), ansible-lint --profile production
 #   make demo         run demo/demo.yml against the local test stack
 #   make bench        run benchmarks/*.py (figures and ratios against a baseline of the same run)
 #   make clean        remove build/test output (keeps .venv; `make distclean` removes it too)

@@ -110,7 +110,7 @@ def fork_benchmark(folder, forks):
     from stack import Stack
 
     stack = Stack()
-    started = stack.acquire(idp_only=True)
+    stack.acquire(idp_only=True)
     try:
         key = os.urandom(32)
         minted = stack.idp.mint(client_id="device-public", account="alice@example.test",

@@ -144,8 +144,17 @@ do_sanity() {
     limit 1200 bash "${REPO}/scripts/sanity.sh"
 }
 
+# ruff (a small rule set, pyproject.toml) over the Python code, mypy over the typed core
+# (plugins/module_utils), then ansible-lint; every one runs, the step fails if any fails.
 do_lint() {
-    limit 600 ansible-lint --profile production
+    local rc=0
+    echo "-- ruff check"
+    limit 300 ruff check "${REPO}" || rc=1
+    echo "-- mypy (plugins/module_utils)"
+    (cd "${REPO}" && limit 300 mypy) || rc=1
+    echo "-- ansible-lint --profile production"
+    limit 600 ansible-lint --profile production || rc=1
+    return "${rc}"
 }
 
 # Plugin docs must render with antsibull-docs; changelog fragments must be valid.
@@ -222,7 +231,7 @@ case "${MODE}" in
         run_step "ansible-test sanity" 1200 do_sanity
         run_step "antsibull-docs lint, changelog lint" 600 do_docs
         run_step "docs site (antsibull-docs + guides, warnings fail)" 600 do_docsite
-        run_step "ansible-lint --profile production" 600 do_lint
+        run_step "lint: ruff, mypy, ansible-lint --profile production" 1200 do_lint
         run_step "molecule test --all" 1200 do_molecule
         ;;
     unit)
@@ -260,7 +269,7 @@ case "${MODE}" in
         XOAUTH2_SKIP_STACK_INSTALL=1 run_step "bootstrap (no stack)" 900 do_bootstrap
         if [ "${FAILED}" != 0 ]; then exit 1; fi
         source_env
-        run_step "ansible-lint --profile production" 600 do_lint
+        run_step "lint: ruff, mypy, ansible-lint --profile production" 1200 do_lint
         ;;
     *)
         echo "usage: $0 [all|unit|integration|molecule|sanity|lint]" >&2

@@ -140,14 +140,16 @@ from ansible.utils.display import Display
 
 from ansible_collections.xoauth2.mail.plugins.module_utils._crypto import key_id
 from ansible_collections.xoauth2.mail.plugins.module_utils._dependencies import MissingDependency, require
-from ansible_collections.xoauth2.mail.plugins.module_utils._errors import (
-    ConfigurationError,
-    OAuthMailError,
-    StorageError,
+from ansible_collections.xoauth2.mail.plugins.module_utils._errors import ConfigurationError, OAuthMailError
+from ansible_collections.xoauth2.mail.plugins.module_utils._fresh_token import (
+    create_provider,
+    error_result,
+    fresh_record,
 )
 from ansible_collections.xoauth2.mail.plugins.module_utils._options import (
     getter_from_plugin,
     keys_from_options,
+    min_validity_from_options,
     settings_from_options,
 )
 from ansible_collections.xoauth2.mail.plugins.module_utils._session import TokenSession
@@ -189,12 +191,6 @@ def _token_file(path: str, key: bytes, previous: Sequence[bytes] = ()) -> TokenF
     return token_file
 
 
-def _create_provider(settings, credential):
-    # Loaded only when a token is renewed: msal and requests stay off the valid-token path.
-    from ansible_collections.xoauth2.mail.plugins.module_utils._providers import create_provider
-    return create_provider(settings, credential)
-
-
 class LookupModule(LookupBase):
 
     def run(self, terms, variables=None, **kwargs):
@@ -205,13 +201,8 @@ class LookupModule(LookupBase):
             if terms:
                 return [self._from_file(term, variables, get, signature) for term in terms]
             return [self._from_client_credentials(get)]
-        except MissingDependency as missing:
-            raise AnsibleLookupError(
-                "oauth_token: %s" % missing_required_lib(missing.requirement, reason=missing.reason)) from None
-        except OAuthMailError as error:
-            code = " [%s]" % error.code if error.code else ""
-            raise AnsibleLookupError(
-                "oauth_token failed (error_category=%s%s): %s" % (error.category, code, error)) from None
+        except (MissingDependency, OAuthMailError) as error:
+            raise AnsibleLookupError(self._failure_text(error_result(error, missing_required_lib))) from None
 
     # -- options -------------------------------------------------------------------
 
@@ -259,15 +250,13 @@ class LookupModule(LookupBase):
         slot = (path, key_id(key), signature) if signature is not None else None
         if slot is not None and slot in _KEPT:
             record = token_file.read()
-            if record is not None and record is _KEPT[slot] and record.is_valid_for(self._min_validity(get), time.time()):
+            if record is not None and record is _KEPT[slot] and \
+                    record.is_valid_for(min_validity_from_options(get), time.time()):
                 return self._format(record, get)
         settings = settings_from_options(get)
         # username names the token's mailbox in settings; here it only overrides the XOAUTH2 user.
         settings.username = None
-        if not token_file.exists():
-            raise StorageError(
-                "Token file %s does not exist. Create it with the xoauth2.mail.oauth_mail_token module." % path)
-        record = self._ensure(TokenSession(settings, token_file, provider_factory=_create_provider), get)
+        record = self._ensure(TokenSession(settings, token_file, provider_factory=create_provider), get)
         if slot is not None:
             if len(_KEPT) >= CACHE_LIMIT:
                 _KEPT.clear()
@@ -288,24 +277,25 @@ class LookupModule(LookupBase):
         else:
             key = cache_key(folder)
         token_file = _token_file(os.path.join(folder, cache_file_name(identity, key)), key)
-        record = self._ensure(TokenSession(settings, token_file, provider_factory=_create_provider), get)
+        record = self._ensure(TokenSession(settings, token_file, provider_factory=create_provider), get,
+                              must_exist=False)
         return self._format(record, get)
 
     # -- shared --------------------------------------------------------------------
 
     @staticmethod
-    def _min_validity(get) -> int:
-        value = get("min_validity")
-        return 600 if value is None else int(value)
+    def _failure_text(failure: Dict[str, Any]) -> str:
+        if "exception" in failure:  # a missing library
+            return "oauth_token: %s" % failure["msg"]
+        code = " [%s]" % failure["error_code"] if failure.get("error_code") else ""
+        return "oauth_token failed (error_category=%s%s): %s" % (failure["error_category"], code, failure["msg"])
 
-    def _ensure(self, session: TokenSession, get) -> TokenRecord:
-        outcome = session.ensure_valid(self._min_validity(get))
+    @staticmethod
+    def _ensure(session: TokenSession, get, must_exist: bool = True) -> TokenRecord:
+        outcome = fresh_record(session, min_validity_from_options(get), must_exist=must_exist)
         for warning in outcome.warnings:
             display.warning("oauth_token: %s" % warning)
-        record = outcome.record
-        if record is None or not record.access_token:
-            raise StorageError("Token file %s holds no access token." % session.token_file.path)
-        return record
+        return outcome.record
 
     @staticmethod
     def _format(record: TokenRecord, get) -> str:

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from ._dependencies import require
 from ._errors import CONFIGURATION, TEMPORARY
@@ -213,14 +213,19 @@ def _imap_select(client, result: LoginResult, select: str) -> LoginResult:
     return result
 
 
-def _close_imap(client) -> None:
+def _close_quietly(polite: Callable[[], Any], abrupt: Callable[[], Any]) -> None:
+    """Say goodbye, else drop the connection: closing is best effort and never hides the result."""
     try:
-        client.logout()
-    except Exception:  # closing is best effort
+        polite()
+    except Exception:
         try:
-            client.shutdown()
+            abrupt()
         except Exception:
             pass
+
+
+def _close_imap(client) -> None:
+    _close_quietly(client.logout, client.shutdown)
 
 
 def check_imap(host: str, port: int, security: str, username: str, token: str, context: ssl.SSLContext,
@@ -330,15 +335,8 @@ def _smtp_send_test(smtp, result: LoginResult, token: str, send_test_to: Optiona
 
 
 def _close_smtp(smtp) -> None:
-    if smtp is None:
-        return
-    try:
-        smtp.quit()
-    except Exception:  # closing is best effort
-        try:
-            smtp.close()
-        except Exception:
-            pass
+    if smtp is not None:
+        _close_quietly(smtp.quit, smtp.close)
 
 
 def check_smtp(host: str, port: int, security: str, username: str, token: str, context: ssl.SSLContext,

@@ -20,6 +20,16 @@ from ._settings import FLOWS, PROVIDERS, TokenSettings
 
 OptionGetter = Callable[[str], Any]
 
+# The one source of the shared defaults. The doc fragment (plugins/doc_fragments/token.py) repeats them as
+# YAML, which ansible-doc reads without running code; tests/unit/plugins/module_utils/test_option_defaults.py
+# keeps the two equal.
+OPTION_DEFAULTS: Dict[str, Any] = {
+    "min_validity": 600,
+    "validate_certs": True,
+    "timeout": 30,
+    "retries": 3,
+}
+
 TOKEN_ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
     "provider": {"type": "str", "choices": list(PROVIDERS)},
     "flow": {"type": "str", "choices": list(FLOWS)},
@@ -33,12 +43,20 @@ TOKEN_ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
     "encryption_key": {"type": "str", "no_log": True},
     "encryption_key_file": {"type": "path", "no_log": False},
     "previous_encryption_keys": {"type": "list", "elements": "str", "no_log": True},
-    "min_validity": {"type": "int", "default": 600},
-    "validate_certs": {"type": "bool", "default": True},
+    "min_validity": {"type": "int", "default": OPTION_DEFAULTS["min_validity"]},
+    "validate_certs": {"type": "bool", "default": OPTION_DEFAULTS["validate_certs"]},
     "ca_path": {"type": "path"},
-    "timeout": {"type": "int", "default": 30},
-    "retries": {"type": "int", "default": 3},
+    "timeout": {"type": "int", "default": OPTION_DEFAULTS["timeout"]},
+    "retries": {"type": "int", "default": OPTION_DEFAULTS["retries"]},
 }
+
+
+def token_argument_spec(without: Tuple[str, ...] = (), **extra: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """A module's argument spec: the shared options (less ``without``) plus its own."""
+    spec = {name: dict(option) for name, option in TOKEN_ARGUMENT_SPEC.items() if name not in without}
+    spec.update(extra)
+    return spec
+
 
 SETTINGS_OPTIONS = (
     "provider", "flow", "tenant_id", "authority", "client_id", "client_secret", "client_certificate",
@@ -73,10 +91,15 @@ def settings_from_options(get: OptionGetter) -> TokenSettings:
         if isinstance(value, str) and not value.strip():
             raise ConfigurationError(
                 "%s is empty; give its value or leave the option out." % name, option=name)
-    for name, default in (("validate_certs", True), ("timeout", 30), ("retries", 3)):
+    for name in ("validate_certs", "timeout", "retries"):
         if values[name] is None:
-            values[name] = default
+            values[name] = OPTION_DEFAULTS[name]
     return TokenSettings(**values)
+
+
+def min_validity_from_options(get: OptionGetter) -> int:
+    value = get("min_validity")
+    return OPTION_DEFAULTS["min_validity"] if value is None else int(value)
 
 
 def key_from_options(get: OptionGetter) -> bytes:

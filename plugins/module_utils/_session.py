@@ -19,7 +19,7 @@ import hashlib
 import hmac
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ._crypto import key_id
 from ._errors import ConfigurationError, OAuthMailError, ReauthRequired, StorageError
@@ -45,6 +45,8 @@ def _digest(secret: Optional[str]) -> Optional[str]:
 class Decision:
     action: str
     reason: str
+    # the settings resolved against the token file the decision was made on (what a renewal uses)
+    settings: TokenSettings
 
 
 @dataclass
@@ -80,7 +82,17 @@ class TokenSession:
 
     # -- decisions (no network) --------------------------------------------------
 
-    def _credential(self, record: Optional[TokenRecord]) -> Optional[Dict[str, Any]]:
+    @property
+    def resolved(self) -> TokenSettings:
+        """The settings resolved against the token file as it is now.
+
+        Kept for callers of the former attribute that ``decide`` used to set; prefer ``Decision.settings``.
+        """
+        record = self.token_file.read()
+        return self.settings.resolved(record.meta if record else None)
+
+    def _credential(self, record: Optional[TokenRecord],
+                    resolved: Optional[TokenSettings] = None) -> Optional[Dict[str, Any]]:
         """The client credential given now, else the one sealed in the token file."""
         if self.settings.client_secret:
             return {"secret": self.settings.client_secret}
@@ -92,13 +104,13 @@ class TokenSession:
             from ._service_account_key import read_service_account_key  # only for flow service_account
             return read_service_account_key(
                 self.settings.service_account_key, self.settings.service_account_key_file).sealed()
-        if record is not None and self._same_client(record):
+        if record is not None and self._same_client(record, resolved or self.settings):
             return record.secrets.get("client_credential")
         return None
 
-    def _same_client(self, record: TokenRecord) -> bool:
+    @staticmethod
+    def _same_client(record: TokenRecord, settings: TokenSettings) -> bool:
         """A sealed credential belongs to the client and authority it was stored with."""
-        settings = getattr(self, "resolved", None) or self.settings
         return (record.meta.get("client_id"), record.meta.get("authority")) == (settings.client_id, settings.authority)
 
     def _credential_changed(self, record: TokenRecord) -> bool:
@@ -111,34 +123,39 @@ class TokenSession:
         if self.settings.has_service_account_key:
             from ._service_account_key import ServiceAccountKey
             given = ServiceAccountKey.from_sealed(self._credential(None))
-            return not given.same_as(ServiceAccountKey.from_sealed(stored))
+            return given is None or not given.same_as(ServiceAccountKey.from_sealed(stored))
         return False
 
     def decide(self, record: Optional[TokenRecord], min_validity: float, force: bool = False) -> Decision:
+        """What to do with ``record``; the decision carries the settings it resolved (no state is kept)."""
         settings = self.settings.resolved(record.meta if record else None)
-        self.resolved = settings
+        action, reason = self._decide(settings, record, min_validity, force)
+        return Decision(action, reason, settings)
+
+    def _decide(self, settings: TokenSettings, record: Optional[TokenRecord], min_validity: float,
+                force: bool) -> Tuple[str, str]:
         if record is None:
-            return Decision(ACQUIRE, "no token file yet")
+            return (ACQUIRE, "no token file yet")
         changed = settings.mismatches(record.meta)
         if changed:
             return self._decide_changed(settings, record, changed)
         if settings.flow == "refresh_token" and settings.refresh_token and \
                 _digest(settings.refresh_token) != record.secrets.get("seed_sha256"):
-            return Decision(ACQUIRE, "a new refresh_token was given")
+            return (ACQUIRE, "a new refresh_token was given")
         renew = REFRESH if record.refresh_token else ACQUIRE
         if self._credential_changed(record):
-            return Decision(renew, "the client credential changed")
+            return (renew, "the client credential changed")
         if force:
-            return Decision(renew, "refresh requested")
+            return (renew, "refresh requested")
         if not record.is_valid_for(min_validity, self.clock()):
-            return Decision(renew, "the token expires within min_validity (%d s)" % min_validity)
-        return Decision(KEEP, "the token is valid for %d s more" % record.seconds_left(self.clock()))
+            return (renew, "the token expires within min_validity (%d s)" % min_validity)
+        return (KEEP, "the token is valid for %d s more" % record.seconds_left(self.clock()))
 
-    def _decide_changed(self, settings: TokenSettings, record: TokenRecord, changed: List[str]) -> Decision:
+    def _decide_changed(self, settings: TokenSettings, record: TokenRecord, changed: List[str]) -> Tuple[str, str]:
         reason = "settings changed: %s" % ", ".join(changed)
         if changed == ["username"] and record.refresh_token and settings.flow in DELEGATED_FLOWS:
             # The same grant, stored for another mailbox name: renew it, never replay a seed.
-            return Decision(REFRESH, reason + "; renewed with the stored refresh token")
+            return (REFRESH, reason + "; renewed with the stored refresh token")
         if settings.flow == "refresh_token" and settings.refresh_token and \
                 _digest(settings.refresh_token) == record.secrets.get("seed_sha256"):
             # Sending an already redeemed refresh token again makes servers with reuse
@@ -148,7 +165,7 @@ class TokenSession:
                 "the grant. Give a new refresh_token (or sign in with flow=device_code), or remove the token "
                 "file first with state=absent." % (reason.capitalize(), self.token_file.path),
                 option="refresh_token")
-        return Decision(ACQUIRE, reason)
+        return (ACQUIRE, reason)
 
     # -- the operation -----------------------------------------------------------
 
@@ -188,12 +205,14 @@ class TokenSession:
         if not self.rekey:
             return decision
         return Decision(REKEY, "the token file is sealed with previous key %s; re-sealed with the current key %s "
-                        "(%s)" % (old_id, key_id(self.token_file.key), decision.reason))
+                        "(%s)" % (old_id, key_id(self.token_file.key) if self.token_file.key else "?", decision.reason),
+                        decision.settings)
 
     def _rekey(self, decision: Decision, current: Optional[TokenRecord]) -> Outcome:
         """Write the same token with the current key: no request to the identity provider."""
-        if self.token_file.previous_key_id(current) is None:
-            return self._outcome(Decision(KEEP, "another process re-sealed the token file"), current, current)
+        if current is None or self.token_file.previous_key_id(current) is None:
+            return self._outcome(Decision(KEEP, "another process re-sealed the token file", decision.settings),
+                                 current, current)
         record = TokenRecord(meta=dict(current.meta), secrets=dict(current.secrets))
         # A new generation: anyone holding the old record notices the file changed.
         record.meta["generation"] = int(current.meta.get("generation") or 0) + 1
@@ -208,8 +227,10 @@ class TokenSession:
             self.token_file.replace(record)
 
     def _renew(self, decision: Decision, current: Optional[TokenRecord], min_validity: float) -> Outcome:
-        settings = self.resolved
-        credential = self._credential(current)
+        settings = decision.settings
+        credential = self._credential(current, settings)
+        if self.provider_factory is None:
+            raise ConfigurationError("The token must be renewed, but this session was given no provider.")
         provider = self.provider_factory(settings, credential)
         pending = {"refresh_token": current.refresh_token if current is not None and decision.action == REFRESH else None}
 
@@ -238,8 +259,9 @@ class TokenSession:
         """Save a grant obtained outside ``ensure_valid`` (a person's device sign-in), under the lock."""
         with self.token_file.lock(float(self.settings.timeout) + LOCK_GRACE):
             current = self.token_file.read()  # an unreadable file is never overwritten
-            self.resolved = self.settings.resolved(current.meta if current else None)
-            return self._save(Decision(ACQUIRE, reason), current, grant, self._credential(None), min_validity)
+            settings = self.settings.resolved(current.meta if current else None)
+            return self._save(Decision(ACQUIRE, reason, settings), current, grant, self._credential(None),
+                              min_validity)
 
     def record_failure(self, error: OAuthMailError) -> None:
         """Note a failure in the status file (advisory), e.g. a denied device sign-in."""
@@ -247,7 +269,7 @@ class TokenSession:
 
     def _save(self, decision: Decision, current: Optional[TokenRecord], grant: TokenGrant,
               credential: Optional[Dict[str, Any]], min_validity: float) -> Outcome:
-        settings = self.resolved
+        settings = decision.settings
         now = self.clock()
         base = current if (current is not None and decision.action == REFRESH) else TokenRecord()
         record = base.with_grant(grant, now)

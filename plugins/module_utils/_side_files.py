@@ -166,7 +166,7 @@ class Folder:
         if fd is None:
             return None
         try:
-            chunks = []
+            chunks: List[bytes] = []
             size = 0
             while True:
                 chunk = os.read(fd, 1 << 16)

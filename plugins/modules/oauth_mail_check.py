@@ -239,19 +239,20 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.xoauth2.mail.plugins.module_utils._dependencies import MissingDependency, require
 from ansible_collections.xoauth2.mail.plugins.module_utils._errors import ConfigurationError, OAuthMailError
+from ansible_collections.xoauth2.mail.plugins.module_utils._fresh_token import error_result
 from ansible_collections.xoauth2.mail.plugins.module_utils._mail_login import check_login
 from ansible_collections.xoauth2.mail.plugins.module_utils._options import (
-    TOKEN_ARGUMENT_SPEC,
     getter_from_dict,
     keys_from_options,
     settings_from_options,
+    token_argument_spec,
 )
 
 
 def argument_spec():
-    spec = dict(TOKEN_ARGUMENT_SPEC)
-    spec.pop("flow", None)  # only renewals of an existing file: its stored flow is used
-    spec.update(
+    return token_argument_spec(
+        # only renewals of an existing file: its stored flow is used
+        without=("flow",),
         protocol=dict(type="str", required=True, choices=["imap", "smtp"]),
         host=dict(type="str", required=True),
         port=dict(type="int"),
@@ -262,16 +263,11 @@ def argument_spec():
         send_test_to=dict(type="str"),
         send_test_from=dict(type="str"),
     )
-    return spec
-
-
-def create_provider(settings, credential):
-    from ansible_collections.xoauth2.mail.plugins.module_utils._providers import create_provider as create
-    return create(settings, credential)
 
 
 def token_from_file(module):
     """The access token (renewed through the core if needed) and the username stored with it."""
+    from ansible_collections.xoauth2.mail.plugins.module_utils._fresh_token import create_provider, fresh_record
     from ansible_collections.xoauth2.mail.plugins.module_utils._session import TokenSession
     from ansible_collections.xoauth2.mail.plugins.module_utils._token_file import TokenFile
 
@@ -280,17 +276,13 @@ def token_from_file(module):
     key, previous = keys_from_options(get)
     # A check reads a file during a key rotation too; it never re-seals it (that is oauth_mail_token's change).
     token_file = TokenFile(module.params["token_file"], key, previous_keys=previous)
-    if not token_file.exists():
-        raise ConfigurationError("token_file %s does not exist." % token_file.path, option="token_file")
     settings = settings_from_options(get)
     settings.username = None  # username here only chooses the login, not which token
-    outcome = TokenSession(settings, token_file, provider_factory=create_provider, rekey=False).ensure_valid(
-        module.params["min_validity"], check_mode=module.check_mode)
+    session = TokenSession(settings, token_file, provider_factory=create_provider, rekey=False)
+    outcome = fresh_record(session, module.params["min_validity"], check_mode=module.check_mode, option="token_file")
     for warning in outcome.warnings:
         module.warn(warning)
     record = outcome.record
-    if record is None or not record.access_token:
-        raise ConfigurationError("token_file %s holds no access token." % token_file.path, option="token_file")
     return record.access_token, record.meta.get("username"), outcome.action
 
 
@@ -320,11 +312,8 @@ def main():
                 option="username")
         if protocol == "imap":
             require("imapclient")
-    except MissingDependency as missing:
-        module.fail_json(msg=missing_required_lib(missing.requirement, reason=missing.reason),
-                         exception=missing.import_traceback, error_category="configuration")
-    except OAuthMailError as error:
-        module.fail_json(msg=str(error), authenticated=False, token_sent=False, **error.to_dict())
+    except (MissingDependency, OAuthMailError) as error:
+        module.fail_json(authenticated=False, token_sent=False, **error_result(error, missing_required_lib))
 
     result = check_login(
         protocol, params["host"], params["port"], security, username, token,

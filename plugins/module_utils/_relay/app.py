@@ -11,10 +11,11 @@ import functools
 import os
 import signal
 import ssl
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from . import log
 from .auth_guard import AuthGuard
+from .background import spawn
 from .config import Config, ConfigError, load_config
 from .metrics import Metrics
 from .pool import UpstreamPool
@@ -39,12 +40,12 @@ class Relay:
         self.auth_guard = AuthGuard(config.auth)
         self.keepers: Dict[str, TokenKeeper] = {}
         self.pools: Dict[str, UpstreamPool] = {}
-        self.sessions = set()
+        self.sessions: Set[Session] = set()
         self.draining = False
-        self.server = None
+        self.server: Optional[asyncio.AbstractServer] = None
         self.server_tls: Optional[ssl.SSLContext] = None
         self._stopped: Optional[asyncio.Event] = None
-        self._tasks = []
+        self._tasks: List["asyncio.Future[Any]"] = []
         self.port: Optional[int] = None
 
     # -- accounts ------------------------------------------------------------
@@ -117,17 +118,17 @@ class Relay:
             stream.close()
             return
         session = Session(self, stream)
-        task = asyncio.ensure_future(session.run())
+        task = spawn(session.run())
         self.sessions.add(session)
         task.add_done_callback(lambda _t: self.sessions.discard(session))
 
     def request_stop(self) -> None:
         if not self.draining:
             log.info("stopping", sessions=len(self.sessions))
-            asyncio.ensure_future(self.stop())
+            spawn(self.stop())
 
     def request_reload(self) -> None:
-        asyncio.ensure_future(self.reload())
+        spawn(self.reload())
 
     async def reload(self) -> bool:
         """Re-read the configuration; sessions keep running on what they started with."""

@@ -2,7 +2,7 @@
 # Copyright (c) xoauth2.mail contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The command line: serve, status, refresh, check, hash-secret."""
+"""The command line: serve, status, refresh, check, check-config, hash-secret."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import time
 
 from . import log
 from .config import DEFAULT_CONFIG, ConfigError, load_config
-from .secrets import hash_secret
+from .secrets import hash_secret, hash_unless_matching
 from .status import CRITICAL, OK, UNKNOWN, overall
 
 STATE_WORDS = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
@@ -36,7 +36,12 @@ def _parser() -> argparse.ArgumentParser:
     refresh.add_argument("account")
     check = sub.add_parser("check", help="an SMTP AUTH round trip to the account's upstream")
     check.add_argument("account")
-    sub.add_parser("hash-secret", help="hash a local secret (read from stdin) for local_secret_hash")
+    hashing = sub.add_parser("hash-secret", help="hash a local secret (read from stdin) for local_secret_hash")
+    hashing.add_argument("--keep-matching", action="store_true",
+                         help="stdin: the secret, then a stored hash on the next line; print that hash while it "
+                              "still matches the secret, else a new one")
+    check_config = sub.add_parser("check-config", help="load a configuration file and report what is wrong in it")
+    check_config.add_argument("file", nargs="?", help="the file to check (default: the -c file)")
     return parser
 
 
@@ -46,12 +51,9 @@ def main(argv=None) -> int:
         _parser().print_help(sys.stderr)
         return UNKNOWN
     if args.command == "hash-secret":
-        secret = getpass.getpass("Local secret: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
-        if not secret:
-            sys.stderr.write("an empty secret is not allowed\n")
-            return 2
-        sys.stdout.write(hash_secret(secret) + "\n")
-        return 0
+        return _hash_secret(args.keep_matching)
+    if args.command == "check-config":
+        return _check_config(args.file or args.config)
     try:
         config = load_config(args.config)
     except ConfigError as exc:
@@ -82,6 +84,32 @@ def main(argv=None) -> int:
     if args.command == "refresh":
         return _refresh(config, account)
     return asyncio.run(_check(config, account))
+
+
+def _hash_secret(keep_matching: bool) -> int:
+    if sys.stdin.isatty() and not keep_matching:
+        secret = getpass.getpass("Local secret: ")
+    else:
+        secret = sys.stdin.readline().rstrip("\n")
+    if not secret:
+        sys.stderr.write("an empty secret is not allowed\n")
+        return 2
+    if keep_matching:
+        sys.stdout.write(hash_unless_matching(secret, sys.stdin.readline().strip()) + "\n")
+    else:
+        sys.stdout.write(hash_secret(secret) + "\n")
+    return 0
+
+
+def _check_config(path: str) -> int:
+    """Exit 0 for a file the relay would load, else 2 with the key at fault (never a secret)."""
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        sys.stderr.write("xoauth2-relay: configuration error: %s\n" % exc)
+        return 2
+    sys.stdout.write("%s: valid, %d account(s)\n" % (config.path, len(config.accounts)))
+    return OK
 
 
 def _status(config, as_json: bool) -> int:

@@ -322,7 +322,8 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
     accounts_data = data.get("accounts")
     if not isinstance(accounts_data, list) or not accounts_data:
         raise ConfigError("accounts", "must be a non-empty list of accounts")
-    names, users = set(), set()
+    names: "set[str]" = set()
+    users: "set[str]" = set()
     accounts = [_account(item, index, min_validity, names, users) for index, item in enumerate(accounts_data)]
     metrics_file = _str(data, "metrics_file", "")
     return Config(

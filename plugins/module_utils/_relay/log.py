@@ -16,11 +16,12 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import Any, Dict
 
 DEBUG, INFO, WARNING, ERROR = 10, 20, 30, 40
 LEVELS = {"debug": DEBUG, "info": INFO, "warning": WARNING, "error": ERROR}
 _NAMES = {DEBUG: "DEBUG", INFO: "INFO", WARNING: "WARNING", ERROR: "ERROR"}
-_state = {"level": INFO, "stream": None, "second": -1, "stamp": ""}
+_state: Dict[str, Any] = {"level": INFO, "stream": None, "second": -1, "stamp": ""}
 
 
 def setup(level: str = "info", stream=None) -> None:

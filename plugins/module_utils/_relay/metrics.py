@@ -53,9 +53,9 @@ class Metrics:
         lines += ["# HELP %s Seconds until the account's access token expires." % metric,
                   "# TYPE %s gauge" % metric]
         for account, getter in sorted(self.expiry.items()):
-            value = getter()
-            if value is not None:
-                lines.append('%s{account="%s"} %d' % (metric, _label(account), value))
+            seconds = getter()
+            if seconds is not None:
+                lines.append('%s{account="%s"} %d' % (metric, _label(account), seconds))
         lines.append("xoauth2_relay_metrics_written_timestamp_seconds %d" % int(time.time()))
         return "\n".join(lines) + "\n"
 

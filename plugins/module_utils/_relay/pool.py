@@ -19,6 +19,7 @@ import time
 from typing import List, Optional, Tuple
 
 from . import log
+from .background import spawn
 from .tokens import TokenKeeper
 from .stream import StreamClosed
 from .upstream import AuthRefused, UpstreamConnection, UpstreamError, make_ssl_context
@@ -60,7 +61,7 @@ class UpstreamPool:
                 conn = self._idle.pop()  # most recently used first: the likeliest to be alive
                 if self._usable(conn):
                     return conn, True
-                asyncio.ensure_future(conn.quit())
+                spawn(conn.quit())
             return await self._open(), False
         except BaseException:
             self._slots.release()
@@ -116,7 +117,7 @@ class UpstreamPool:
         if reusable and not self._closed and self._usable(conn):
             self._idle.append(conn)
         else:
-            asyncio.ensure_future(conn.quit())
+            spawn(conn.quit())
 
     def start(self) -> None:
         if self._reaper is None:
@@ -130,7 +131,7 @@ class UpstreamPool:
                 if self._usable(conn):
                     keep.append(conn)
                 else:
-                    asyncio.ensure_future(conn.quit())
+                    spawn(conn.quit())
             self._idle[:] = keep
 
     async def close(self) -> None:

@@ -106,3 +106,18 @@ def dummy_check(presented: str, iterations: int) -> bool:
     if iterations:
         hashlib.pbkdf2_hmac("sha256", presented.encode("utf-8", "surrogateescape"), _DUMMY_SALT, iterations)
     return False
+
+
+def hash_unless_matching(secret: str, stored_hash: str = "") -> str:
+    """``stored_hash`` while it still matches ``secret``, else a new hash.
+
+    Hashes are salted randomly, so hashing again on every run would never settle (a deployment
+    tool would report a change each time); a stored hash that is malformed counts as not matching.
+    """
+    if stored_hash:
+        try:
+            if SecretVerifier(stored_hash=stored_hash).verify(secret):
+                return stored_hash
+        except ValueError:
+            pass
+    return hash_secret(secret)

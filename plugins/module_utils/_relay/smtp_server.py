@@ -18,14 +18,18 @@ import binascii
 import ipaddress
 import itertools
 import time
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 from . import log
 from .data_reader import BARE_CR, BARE_LF, BodyFramer, UpstreamBody
 from .smtp_syntax import SyntaxRefused, check_mail_params, check_rcpt_params, command_line_refusal, parse_path
 from .stream import LineStream, StreamClosed
 from .tokens import KeeperStopped, TokenKeeper, TokenUnavailable
-from .upstream import AuthRefused, PlaintextRefused, Reply, UpstreamError, read_reply
+from .upstream import AuthRefused, PlaintextRefused, Reply, UpstreamConnection, UpstreamError, read_reply
+
+if TYPE_CHECKING:  # for annotations only: the pool and the config need nothing from here
+    from .config import Account
+    from .pool import UpstreamPool
 
 MAX_COMMAND_LINE = 4096
 MAX_AUTH_FAILURES = 3
@@ -69,9 +73,9 @@ class Session:
         self.peer = stream.peer
         self.helo: Optional[str] = None
         self.esmtp = False
-        self.account = None
+        self.account: Optional[Account] = None
         self.keeper: Optional[TokenKeeper] = None
-        self.pool = None
+        self.pool: Optional[UpstreamPool] = None
         self.auth_failures = 0
         self.idle = False
         self.expired = False  # the session reached timeouts.session: it ends after this transaction
@@ -82,7 +86,7 @@ class Session:
     def _reset_transaction(self) -> None:
         self.mail_from: Optional[str] = None
         self.accepted = 0
-        self.upstream = None
+        self.upstream: Optional[UpstreamConnection] = None
         # MAIL sent upstream without waiting (upstream PIPELINING): its reply is read with the first RCPT
         self.mail_command: Optional[str] = None
         self.mail_pending = False
@@ -133,7 +137,7 @@ class Session:
     def _cancel_deadlines(self) -> None:
         for timer in self._timers:
             timer.cancel()
-        self._timers = []
+        self._timers.clear()
 
     def _expire(self, event: str, text: str) -> None:
         log.info(event, session=self.id, peer=self.peer[0] if isinstance(self.peer, tuple) else None,
@@ -489,7 +493,8 @@ class Session:
             if mail_reply.code != 250:
                 return mail_reply, None
             try:
-                rcpt_reply = await self.upstream.command(rcpt_line)
+                # _mail_now put a connection in self.upstream again (mypy keeps it narrowed to None)
+                rcpt_reply = await self.upstream.command(rcpt_line)  # type: ignore[attr-defined]
             except (StreamClosed, asyncio.TimeoutError, UpstreamError, OSError) as exc2:
                 await self._drop_upstream(abort=True)
                 await self._upstream_lost(exc2)

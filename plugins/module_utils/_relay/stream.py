@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from typing import Optional
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 
 class StreamClosed(ConnectionError):
@@ -35,16 +35,16 @@ class LineStream(asyncio.BufferedProtocol):
     def __init__(self, limit: int = 65536, on_connect=None) -> None:
         self.limit = limit
         self.on_connect = on_connect
-        self.transport: Optional[asyncio.BaseTransport] = None
+        self.transport: Optional[asyncio.Transport] = None
         self._buffer = bytearray()
         self._eof = False
         self._closed = False
         self._waiter: Optional[asyncio.Future] = None
         self._paused_reading = False
         self._paused_writing = False
-        self._drain_waiters = []
-        self._recv = None
-        self.peer = None
+        self._drain_waiters: List[asyncio.Future] = []
+        self._recv: Optional[memoryview] = None
+        self.peer: Union[Tuple, str, None] = None
 
     # -- asyncio.Protocol ----------------------------------------------------
     def connection_made(self, transport) -> None:
@@ -213,7 +213,7 @@ class LineStream(asyncio.BufferedProtocol):
                         server_hostname: Optional[str] = None, timeout: Optional[float] = None) -> None:
         """Switch this connection to TLS; any unread plaintext must have been refused before."""
         loop = asyncio.get_running_loop()
-        kwargs = {"server_side": server_side}
+        kwargs: Dict[str, Any] = {"server_side": server_side}
         if not server_side:
             kwargs["server_hostname"] = server_hostname
         if timeout is not None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from .._xoauth2 import decode_error_challenge, xoauth2_initial_response
 from .stream import LineStream, StreamClosed
@@ -109,7 +109,7 @@ class UpstreamConnection:
         self.last_used = time.monotonic()
         self.transactions = 0
         self.reused = False  # set by the pool when handed out again
-        self.tls = None
+        self.tls: Optional[str] = None
 
     @classmethod
     async def open(cls, host: str, port: int, security: str, context: ssl.SSLContext,
@@ -117,7 +117,7 @@ class UpstreamConnection:
                    connect_timeout: float, command_timeout: float) -> "UpstreamConnection":
         loop = asyncio.get_running_loop()
         tls_name = server_hostname or host
-        kwargs = {}
+        kwargs: Dict[str, Any] = {}
         if security == "tls":
             kwargs = {"ssl": context, "server_hostname": tls_name, "ssl_handshake_timeout": connect_timeout}
         try:

@@ -37,7 +37,7 @@ class DaemonExecutor(Executor):
         self._idle_threads = 0
         self._shutdown = False
 
-    def submit(self, fn, *args, **kwargs) -> Future:  # pylint: disable=arguments-differ
+    def submit(self, fn, /, *args, **kwargs) -> Future:
         future: Future = Future()
         with self._lock:
             if self._shutdown:

@@ -94,7 +94,6 @@ def test_runs_from_a_plain_copy_of_module_utils(mail_stack, idp, relay_files, tm
     import os
     import shutil
     import subprocess
-    import sys
     package_root = tmp_path / "site"
     shutil.copytree(os.path.join(rs.REPO, "plugins", "module_utils"), str(package_root / "xoauth2_core"),
                     ignore=shutil.ignore_patterns("__pycache__"))
