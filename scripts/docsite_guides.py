@@ -47,8 +47,8 @@ def copy_guides(docs_dir: str, target_dir: str, repository: str) -> list:
             guide_dir = posixpath.dirname(relative)
             with open(source, encoding="utf-8") as handle:
                 text = handle.read()
-            text = LINK.sub(lambda m: m.group(1) + _rewrite(m.group(2), guide_dir, docs_dir, repository) + m.group(3),
-                            text)
+            text = LINK.sub(lambda m, here=guide_dir: m.group(1) + _rewrite(m.group(2), here, docs_dir, repository)
+                            + m.group(3), text)
             destination = os.path.join(target_dir, relative)
             stand_in = destination[:-len(".md")] + ".rst"
             if not os.path.isfile(stand_in):
