@@ -113,9 +113,10 @@ def notifier_from_options(get: OptionGetter, token_path: str):
                                  option="notify_webhook_url")
     if not command and not url:
         return None
+    timeout = get("notify_timeout")
     settings = NoticeSettings(command=list(command) if command else None, webhook_url=url,
                               webhook_token=get("notify_webhook_token") or None,
                               webhook_ca_path=get("notify_webhook_ca_path") or None,
-                              timeout=get("notify_timeout") or 10, fix=get("notify_fix") or None,
+                              timeout=10 if timeout is None else timeout, fix=get("notify_fix") or None,
                               account=get("notify_account") or None).check()
     return Notifier(settings, token_path)
