@@ -190,8 +190,8 @@ def run_command(argv: List[str], notice: Dict[str, Any], timeout: float) -> Opti
             proc = subprocess.Popen(argv, env=command_environment(notice), stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=errors, cwd="/", close_fds=True,
                                     start_new_session=True)
-        except OSError as exc:
-            return "command: cannot run %s: %s" % (argv[0], exc.strerror or exc)
+        except (OSError, ValueError) as exc:
+            return "command: cannot run %s: %s" % (argv[0], one_line(getattr(exc, "strerror", None) or exc, 200))
         try:
             code = proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -266,10 +266,14 @@ class Notifier:
         for channel in self.channels:
             if channel in (pending.get("delivered") or []):
                 continue
-            if channel == COMMAND:
-                problem = run_command(self.settings.command, notice, self.settings.timeout)
-            else:
-                problem = post_webhook(self.settings, notice)
+            try:
+                if channel == COMMAND:
+                    problem = run_command(self.settings.command, notice, self.settings.timeout)
+                else:
+                    problem = post_webhook(self.settings, notice)
+            except Exception as exc:  # pylint: disable=broad-except
+                # a notice never turns into a traceback or a failed renewal
+                problem = "%s: unexpected %s" % (channel, type(exc).__name__)
             if problem:
                 problems.append(problem)
             else:

@@ -79,24 +79,27 @@ def _notice_of(data: Any) -> Dict[str, Any]:
     """The notice bookkeeping, well-typed whatever the file held."""
     data = data if isinstance(data, dict) else {}
     notice: Dict[str, Any] = {"announced": data.get("announced") if data.get("announced") in STATES else VALID}
-    pending = data.get("pending")
-    if isinstance(pending, dict) and pending.get("state") in STATES:
-        notice["pending"] = {
-            "state": pending["state"],
-            "previous_state": notice["announced"],
-            "since": _number(pending.get("since")),
-            "attempts": _count(pending.get("attempts")),
-            "next_attempt_at": _number(pending.get("next_attempt_at")),
-            "delivered": sorted({c for c in pending.get("delivered") or [] if isinstance(c, str)})
-            if isinstance(pending.get("delivered"), list) else [],
-        }
-        for name in ("last_problem", "last_attempt_at"):
-            if pending.get(name) is not None:
-                notice["pending"][name] = pending[name]
-    for name in ("last_sent_at", "last_sent_state"):
-        if data.get(name) is not None:
-            notice[name] = data[name]
+    pending = _pending_of(data.get("pending"), notice["announced"])
+    if pending is not None:
+        notice["pending"] = pending
+    notice.update({name: data[name] for name in ("last_sent_at", "last_sent_state") if data.get(name) is not None})
     return notice
+
+
+def _pending_of(data: Any, announced: str) -> Optional[Dict[str, Any]]:
+    if not isinstance(data, dict) or data.get("state") not in STATES:
+        return None
+    delivered = data.get("delivered") if isinstance(data.get("delivered"), list) else []
+    pending = {
+        "state": data["state"],
+        "previous_state": announced,
+        "since": _number(data.get("since")),
+        "attempts": _count(data.get("attempts")),
+        "next_attempt_at": _number(data.get("next_attempt_at")),
+        "delivered": sorted({channel for channel in delivered if isinstance(channel, str)}),
+    }
+    pending.update({name: data[name] for name in ("last_problem", "last_attempt_at") if data.get(name) is not None})
+    return pending
 
 
 def _with_change(notice: Dict[str, Any], state: str, now: float) -> Dict[str, Any]:
