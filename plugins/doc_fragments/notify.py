@@ -13,7 +13,7 @@ class ModuleDocFragment:
 options:
   notify_command:
     description:
-      - A program to run on the managed host when the token's state changes: when it enters C(needs_reauth) (a
+      - A program to run on the managed host when the token's state changes, that is when it enters C(needs_reauth) (a
         person must sign in again) or C(error), and when it recovers to C(valid). The program (an absolute path)
         first, then its arguments; it runs without a shell, with no input.
       - Its environment holds only C(PATH), C(LANG), C(LC_ALL), C(TZ), C(HOME) and the notice (never a token or
@@ -36,7 +36,7 @@ options:
     type: str
   notify_webhook_token:
     description:
-      - Sent as C(Authorization: Bearer <token>) with the webhook (the C(token) of an C(ansible.eda.webhook) source).
+      - Sent as the C(Authorization) header C(Bearer <token>) with the webhook (the C(token) of an C(ansible.eda.webhook) source).
     type: str
   notify_webhook_ca_path:
     description:

@@ -43,7 +43,7 @@ notes:
     must be that user or be left out, and O(group) one of its groups. Files outside the folder (the key file, a client
     certificate, CA files) are read as root.
   - Notices (O(notify_command), O(notify_webhook_url)) are sent once per state change, whichever process records
-    it (this module, the lookup, the relay helper): the decision is made under the token's lock and kept in
+    it (this module, the lookup, the relay helper); the decision is made under the token's lock and kept in
     C(<path>.status). A run that keeps a valid token also sends a notice left pending by an earlier failed attempt
     or by a process without notice settings.
   - During a key rotation (O(previous_encryption_keys)) the C(.device) file is not re-sealed, since it lives for

@@ -51,7 +51,7 @@ def _no_secret(texts, *secrets):
 
 
 def test_revoked_grant_gives_one_notice_and_a_reseed_one_recovery(run_module, idp, args, webhook, recorder,
-                                                                      token_path):
+                                                                   token_path):
     first = run_module(MODULE, args)
     assert first["action"] == "acquired", first
     assert recorder.runs == [] and webhook.requests == []  # a first token is no change of state
@@ -104,7 +104,7 @@ def test_concurrent_failing_runs_send_exactly_one_notice(idp, args, webhook, rec
     proc = start(args)
     assert parse_run(*proc.communicate(timeout=120))["action"] == "acquired"
     idp.revoke(account="alice@example.test")
-    procs = [start(dict(args, state="refreshed")) for _ in range(4)]
+    procs = [start(dict(args, state="refreshed")) for _process in range(4)]
     results = [parse_run(*p.communicate(timeout=120)) for p in procs]
     assert all(r["error_category"] == "reauth_required" for r in results), results
     assert len(recorder.runs) == 1 and len(webhook.delivered) == 1
