@@ -188,9 +188,9 @@ def run_command(argv: List[str], notice: Dict[str, Any], timeout: float) -> Opti
         try:
             # its own session, so a timeout kills what it started too; no shell, no stdin. Not run_command:
             # the core has no AnsibleModule (the relay runs it), and a timeout must stop the whole group.
-            proc = subprocess.Popen(argv,  # pylint: disable=ansible-bad-function env=command_environment(notice), stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL, stderr=errors, cwd="/", close_fds=True,
-                                    start_new_session=True)
+            proc = subprocess.Popen(  # pylint: disable=ansible-bad-function
+                argv, env=command_environment(notice), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=errors, cwd="/", close_fds=True, start_new_session=True)
         except (OSError, ValueError) as exc:
             return "command: cannot run %s: %s" % (argv[0], one_line(getattr(exc, "strerror", None) or exc, 200))
         try:

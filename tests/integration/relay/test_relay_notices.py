@@ -51,8 +51,8 @@ def _mail_from(port):
         return client.docmd("MAIL", "FROM:<alice@example.test>")
 
 
-def test_revoked_grant_one_notice_then_one_recovery_after_a_new_sign_in(mail_stack, idp, relay_files, start_relay,
-                                                                       webhook, tmp_path):
+def test_revoked_grant_one_notice_then_one_recovery_after_a_new_sign_in(
+        mail_stack, idp, relay_files, start_relay, webhook, tmp_path):
     alice = relay_files["accounts"][0]
     rs.make_delegated_token(mail_stack, idp, alice["token_file"], relay_files["key"])
     recorder = CommandRecorder(tmp_path / "command")
@@ -93,8 +93,8 @@ def _try_send(port, msg):
         return False
 
 
-def test_webhook_down_is_retried_until_delivered_and_the_command_runs_once(mail_stack, idp, relay_files,
-                                                                          start_relay, webhook, tmp_path):
+def test_webhook_down_is_retried_until_delivered_and_the_command_runs_once(
+        mail_stack, idp, relay_files, start_relay, webhook, tmp_path):
     alice = relay_files["accounts"][0]
     rs.make_delegated_token(mail_stack, idp, alice["token_file"], relay_files["key"])
     recorder = CommandRecorder(tmp_path / "command")

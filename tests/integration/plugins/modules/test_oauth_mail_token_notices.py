@@ -50,8 +50,8 @@ def _no_secret(texts, *secrets):
             assert secret not in text
 
 
-def test_revoked_grant_gives_one_notice_and_a_reseed_one_recovery(run_module, idp, args, webhook, recorder,
-                                                                   token_path):
+def test_revoked_grant_gives_one_notice_and_a_reseed_one_recovery(
+        run_module, idp, args, webhook, recorder, token_path):
     first = run_module(MODULE, args)
     assert first["action"] == "acquired", first
     assert recorder.runs == [] and webhook.requests == []  # a first token is no change of state
