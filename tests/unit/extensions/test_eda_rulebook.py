@@ -6,13 +6,15 @@
 
 No EDA server runs here, so the rulebook is checked statically against the shape ansible-rulebook documents
 (rulesets with name, hosts, sources, rules; a rule with name, condition and action; the ansible.eda.webhook
-source's arguments; run_job_template's arguments).
+source's arguments; run_job_template's arguments) and against the rulebook JSON schema ansible-lint ships.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 
+import pytest
 import yaml
 
 from ansible_collections.xoauth2.mail.plugins.module_utils._notify import NoticeSettings, build_notice
@@ -76,3 +78,19 @@ def test_rulebook_uses_only_fields_and_values_our_notices_carry():
     states = set(re.findall(r'event\.payload\.state == "([a-z_]+)"', text))
     assert states == {"needs_reauth", "error", "valid"}
     assert '"xoauth2_mail_token_state"' in text
+
+
+def _rulebook_schema():
+    ansiblelint = pytest.importorskip("ansiblelint")  # requirements-dev.txt pins it
+    jsonschema = pytest.importorskip("jsonschema")
+    with open(os.path.join(os.path.dirname(ansiblelint.__file__), "schemas", "rulebook.json")) as handle:
+        return jsonschema, json.load(handle)
+
+
+def test_rulebook_validates_against_ansible_lints_rulebook_schema():
+    jsonschema, schema = _rulebook_schema()
+    jsonschema.validate(_load(), schema)
+    broken = _load()
+    broken[0]["rules"][0]["action"] = {"run_job_templat": broken[0]["rules"][0]["action"]["run_job_template"]}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
