@@ -137,3 +137,30 @@ def test_bad_notice_options_are_refused_before_anything_is_written(run_module, a
     assert plain["failed"] and plain["error_option"] == "notify_webhook_url" and "https://" in plain["msg"]
     assert "s3cr3t-key" not in plain.raw
     assert not os.path.exists(token_path)
+
+
+def test_recovery_whose_notice_fails_is_still_a_successful_renewal(run_module, idp, args, tmp_path, token_path):
+    good = CommandRecorder(tmp_path / "good")
+    arguments = dict(args, notify_command=[good.script], notify_webhook_url=None)
+    run_module(MODULE, arguments)
+    idp.revoke(account="alice@example.test")
+    run_module(MODULE, dict(arguments, state="refreshed"))
+    assert [r["XOAUTH2_STATE"] for r in good.runs] == ["needs_reauth"]
+    # the recovery's notice cannot be sent (the command now fails): the new token is saved all the same
+    broken = CommandRecorder(tmp_path / "broken", exit_code=1)
+    minted = idp.mint(client_id="device-public", account="alice@example.test", scope="openid offline_access mail.send")
+    ok = run_module(MODULE, dict(arguments, refresh_token=minted["refresh_token"], notify_command=[broken.script]))
+    assert not ok.get("failed") and ok["action"] == "acquired", ok
+    assert "notice for" in json.dumps(ok["warnings"]) and "was not sent" in json.dumps(ok["warnings"]), ok
+    assert len(broken.runs) == 1
+    assert json.load(open(token_path + ".status"))["notice"]["pending"]["state"] == "valid"
+
+
+def test_webhook_certificate_is_verified(stack, webhook, tmp_path):
+    """Without the CA that signed the receiver's certificate, the notice is not delivered (and nothing is sent)."""
+    from ansible_collections.xoauth2.mail.plugins.module_utils._notify import NoticeSettings, post_webhook
+    problem = post_webhook(NoticeSettings(webhook_url=webhook.url, timeout=10), {"state": "needs_reauth"})
+    assert problem and "CERTIFICATE_VERIFY_FAILED" in problem and webhook.requests == []
+    assert post_webhook(NoticeSettings(webhook_url=webhook.url, webhook_ca_path=stack.ca_file, timeout=10),
+                        {"state": "needs_reauth"}) is None
+    assert len(webhook.delivered) == 1
