@@ -113,3 +113,33 @@ def keys_from_options(get: OptionGetter) -> Tuple[bytes, List[bytes]]:
     if isinstance(previous, str):
         previous = [previous]
     return load_keys(get("encryption_key"), get("encryption_key_file"), previous or None)
+
+
+# Notices of state changes (module only; documented by the xoauth2.mail.notify doc fragment).
+NOTICE_ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
+    "notify_command": {"type": "list", "elements": "str"},
+    "notify_webhook_url": {"type": "str", "no_log": True},
+    "notify_webhook_token": {"type": "str", "no_log": True},
+    "notify_webhook_ca_path": {"type": "path"},
+    "notify_timeout": {"type": "int", "default": 10},
+    "notify_fix": {"type": "str"},
+    "notify_account": {"type": "str"},
+}
+
+
+def notifier_from_options(get: OptionGetter, token_path: str):
+    """A checked Notifier for the token at ``token_path``, or None when no notice is configured."""
+    from ._notify import NoticeSettings, Notifier
+    command, url = get("notify_command"), get("notify_webhook_url")
+    if isinstance(url, str) and not url.strip():
+        raise ConfigurationError("notify_webhook_url is empty; give its value or leave the option out.",
+                                 option="notify_webhook_url")
+    if not command and not url:
+        return None
+    timeout = get("notify_timeout")
+    settings = NoticeSettings(command=list(command) if command else None, webhook_url=url,
+                              webhook_token=get("notify_webhook_token") or None,
+                              webhook_ca_path=get("notify_webhook_ca_path") or None,
+                              timeout=10 if timeout is None else timeout, fix=get("notify_fix") or None,
+                              account=get("notify_account") or None).check()
+    return Notifier(settings, token_path)

@@ -25,7 +25,7 @@ from ._crypto import key_id
 from ._errors import ConfigurationError, OAuthMailError, ReauthRequired, StorageError
 from ._retry import with_retries
 from ._settings import DELEGATED_FLOWS, TokenSettings
-from ._status_file import record_failure, record_success
+from ._status_file import deliver_pending, notice_due, record_failure, record_success
 from ._token_file import TokenFile
 from ._token_record import TokenGrant, TokenRecord
 
@@ -35,6 +35,9 @@ ACQUIRE = "acquired"
 REKEY = "rekeyed"
 # A lock holder is bounded by its own timeout; wait a little longer than that.
 LOCK_GRACE = 10.0
+# Recording a failure found without the lock (an unreadable file, a denied sign-in): a short wait,
+# then the status is written anyway and any notice stays pending for the next lock holder.
+RECORD_LOCK_WAIT = 5.0
 
 
 def _digest(secret: Optional[str]) -> Optional[str]:
@@ -72,8 +75,11 @@ class TokenSession:
         provider_factory: Optional[Callable[..., Any]] = None,
         clock: Callable[[], float] = time.time,
         rekey: bool = True,
+        notifier: Optional[Any] = None,
     ) -> None:
         self.settings = settings
+        # A _notify.Notifier: notices of state changes go out from the status writes, under the lock.
+        self.notifier = notifier
         self.token_file = token_file
         self.provider_factory = provider_factory
         self.clock = clock
@@ -251,7 +257,7 @@ class TokenSession:
         try:
             grant = with_retries(attempt, int(settings.retries), float(settings.timeout))
         except OAuthMailError as error:
-            self._record_failure(error)
+            self._record_failure(error, locked=True, record=current)
             raise
         return self._save(decision, current, grant, credential, min_validity)
 
@@ -266,6 +272,23 @@ class TokenSession:
     def record_failure(self, error: OAuthMailError) -> None:
         """Note a failure in the status file (advisory), e.g. a denied device sign-in."""
         self._record_failure(error)
+
+    def deliver_pending_notice(self) -> Optional[str]:
+        """Send a notice left pending, if one is due (the relay's periodic check, a module run that keeps the
+        token); None, or why it was not sent. Takes the lock only when something is due."""
+        token_file = self.token_file
+        if self.notifier is None or not self.notifier.channels or not notice_due(token_file.status_path, token_file.uid):
+            return None
+        try:
+            record = token_file.read()
+        except OAuthMailError:
+            record = None  # the notice is about that very problem: still send it
+        try:
+            with token_file.lock(RECORD_LOCK_WAIT):
+                return deliver_pending(token_file.status_path, token_file.mode, token_file.uid, token_file.gid,
+                                       self._notifier_for(record))
+        except StorageError as error:
+            return "The pending notice for %s was not sent now (retried later): %s" % (token_file.path, error)
 
     def _save(self, decision: Decision, current: Optional[TokenRecord], grant: TokenGrant,
               credential: Optional[Dict[str, Any]], min_validity: float) -> Outcome:
@@ -286,7 +309,7 @@ class TokenSession:
         self._write(record, current)
         # The status file is advisory: a problem with it is a warning, never a failure of a saved renewal.
         status_problem = record_success(self.token_file.status_path, self.token_file.mode, self.token_file.uid,
-                                        self.token_file.gid, decision.action)
+                                        self.token_file.gid, decision.action, self._notifier_for(record))
         outcome = self._outcome(decision, current, record)
         if status_problem:
             outcome.warnings.append(status_problem)
@@ -297,12 +320,33 @@ class TokenSession:
                 % (min_validity, lifetime))
         return outcome
 
-    def _record_failure(self, error: OAuthMailError) -> None:
+    def _record_failure(self, error: OAuthMailError, locked: bool = False,
+                        record: Optional[TokenRecord] = None) -> None:
         if not self.token_file.exists():
             return
+        token_file = self.token_file
         # Never raises: the error being recorded is what the caller reports.
-        record_failure(self.token_file.status_path, self.token_file.mode, self.token_file.uid,
-                       self.token_file.gid, error)
+        if locked:
+            record_failure(token_file.status_path, token_file.mode, token_file.uid, token_file.gid, error,
+                           self._notifier_for(record))
+            return
+        try:
+            with token_file.lock(RECORD_LOCK_WAIT):
+                record_failure(token_file.status_path, token_file.mode, token_file.uid, token_file.gid, error,
+                               self._notifier_for(record))
+        except StorageError:
+            # No lock: record the state, and leave its notice to the next process that holds the lock.
+            record_failure(token_file.status_path, token_file.mode, token_file.uid, token_file.gid, error)
+
+    def _notifier_for(self, record: Optional[TokenRecord]):
+        """The notifier, told which mailbox and flow this token is (for the notice's fix)."""
+        if self.notifier is None:
+            return None
+        settings = getattr(self, "resolved", None) or self.settings
+        meta = record.meta if record is not None else {}
+        self.notifier.context.update(username=settings.username or meta.get("username"),
+                                     flow=settings.flow or meta.get("flow"))
+        return self.notifier
 
     def _outcome(self, decision: Decision, before: Optional[TokenRecord], after: Optional[TokenRecord]) -> Outcome:
         return Outcome(action=decision.action, reason=decision.reason, record=after, before=before)

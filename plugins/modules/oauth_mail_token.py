@@ -26,6 +26,7 @@ author:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - xoauth2.mail.token
+  - xoauth2.mail.notify
 notes:
   - This module has an action plugin of the same name, which drives the device code sign-in and the browser
     sign-in (O(flow=auth_code)) from the controller.
@@ -46,6 +47,10 @@ notes:
     and groups; the real uid stays root). The files are then created owned by that user without any chown. O(owner)
     must be that user or be left out, and O(group) one of its groups. Files outside the folder (the key file, a client
     certificate, CA files) are read as root.
+  - Notices (O(notify_command), O(notify_webhook_url)) are sent once per state change, whichever process records
+    it (this module, the lookup, the relay helper); the decision is made under the token's lock and kept in
+    C(<path>.status). A run that keeps a valid token also sends a notice left pending by an earlier failed attempt
+    or by a process without notice settings.
   - During a key rotation (O(previous_encryption_keys)) the C(.device) file is not re-sealed, since it lives for
     one sign-in only and the next sign-in writes it with the current key. C(<path>.bak) is re-sealed with the
     token.
@@ -352,6 +357,16 @@ EXAMPLES = r"""
     username: scanner@gmail.com
     encryption_key_file: /etc/xoauth2/token.key
 
+- name: Tell a person when the mailbox must be signed in again (and when it works again)
+  xoauth2.mail.oauth_mail_token:
+    path: /var/lib/xoauth2-relay/scanner.token
+    flow: device_code
+    encryption_key_file: /etc/xoauth2/token.key
+    notify_command: [/usr/local/bin/mail-reauth-alert]
+    notify_webhook_url: "{{ vault_eda_webhook_url }}"
+    notify_webhook_token: "{{ vault_eda_webhook_token }}"
+    notify_fix: Launch the AWX job template "Mail re-authentication" for {account}
+
 - name: Remove a token and its side files
   xoauth2.mail.oauth_mail_token:
     path: /var/lib/xoauth2-relay/old.token
@@ -509,9 +524,11 @@ from ansible_collections.xoauth2.mail.plugins.module_utils._errors import OAuthM
 from ansible_collections.xoauth2.mail.plugins.module_utils._folder_owner import prepare_folder
 from ansible_collections.xoauth2.mail.plugins.module_utils._retry import with_retries
 from ansible_collections.xoauth2.mail.plugins.module_utils._options import (
+    NOTICE_ARGUMENT_SPEC,
     TOKEN_ARGUMENT_SPEC,
     getter_from_dict,
     keys_from_options,
+    notifier_from_options,
     settings_from_options,
 )
 from ansible_collections.xoauth2.mail.plugins.module_utils._crypto import key_id
@@ -522,6 +539,7 @@ from ansible_collections.xoauth2.mail.plugins.module_utils._token_record import 
 
 def argument_spec():
     spec = dict(TOKEN_ARGUMENT_SPEC)
+    spec.update(NOTICE_ARGUMENT_SPEC)
     spec.update(
         path=dict(type="path", required=True),
         state=dict(type="str", default="present", choices=["present", "refreshed", "absent"]),
@@ -650,7 +668,8 @@ def main():
         require("cryptography")
         key, previous = keys_from_options(get)
         token_file = TokenFile(params["path"], key, mode, uid, gid, previous_keys=previous)
-        session = TokenSession(settings_from_options(get), token_file, provider_factory=create_provider)
+        session = TokenSession(settings_from_options(get), token_file, provider_factory=create_provider,
+                               notifier=notifier_from_options(get, token_file.path))
         if params["flow"] == "device_code":
             outcome = device_code(module, session, PendingStore(params["path"], token_file.key, mode, uid, gid))
         elif params["flow"] == "auth_code":
@@ -670,7 +689,10 @@ def finish(module, token_file, session, outcome):
     changed = outcome.changed
     if os.path.exists(token_file.path) and not module.check_mode:
         changed = apply_attributes(module, token_file, changed)
-    for warning in outcome.warnings:
+    if not module.check_mode:
+        # a notice left pending (an earlier failed send, or recorded by a process without notice settings)
+        outcome.warnings.append(session.deliver_pending_notice())
+    for warning in filter(None, outcome.warnings):
         module.warn(warning)
     if module.params["return_token"] and not module.no_log:
         module.warn("return_token=true puts the access token into this task's result, which -v output, callbacks "

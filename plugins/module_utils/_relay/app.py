@@ -22,7 +22,7 @@ from .pool import UpstreamPool
 from .secrets import dummy_check
 from .smtp_server import Session
 from .stream import LineStream
-from .tokens import TokenKeeper
+from .tokens import TokenKeeper, make_notifier
 from .worker import DaemonExecutor
 
 # extensions we relay faithfully when every upstream offers them
@@ -102,6 +102,7 @@ class Relay:
                 pass  # not in the main thread (tests)
         if self.config.metrics_file:
             self._tasks.append(asyncio.ensure_future(self._write_metrics_forever()))
+        self._tasks.append(asyncio.ensure_future(self._deliver_notices_forever()))
         log.info("listening", address="%s:%d" % (self.config.listen_host, self.port),
                  accounts=",".join(a.name for a in self.config.accounts), pid=os.getpid())
 
@@ -150,6 +151,7 @@ class Relay:
                     (old.pool_size, old.pool_idle_timeout) == (new.pool_size, new.pool_idle_timeout):
                 keeper = self.keepers[account.name]
                 keeper.account = account
+                keeper.session.notifier = make_notifier(account, new.notify)
                 keeper.keepalive_interval = new.keepalive_interval
                 keeper.retry_backoff = new.token_retry_backoff
                 continue
@@ -212,6 +214,15 @@ class Relay:
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
+
+    # -- notices ---------------------------------------------------------------
+    async def _deliver_notices_forever(self) -> None:
+        """Every few seconds, send notices left pending (a cheap read of each .status when none is)."""
+        while True:
+            notify = self.config.notify
+            await asyncio.sleep(min(notify.retry_interval, 30.0) if notify is not None else 30.0)
+            for keeper in list(self.keepers.values()):
+                await keeper.deliver_pending_notice()
 
     # -- metrics ---------------------------------------------------------------
     def _write_metrics(self) -> None:

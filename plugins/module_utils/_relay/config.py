@@ -104,6 +104,8 @@ class Config:
     auth: AuthSettings = field(default_factory=AuthSettings)
     # a bare LF in a message or ending a command: "reject" (default) or "normalize" to CRLF
     bare_newlines: str = "reject"
+    # notices of token state changes (a _notify.NoticeSettings), or None
+    notify: Optional[Any] = None
 
     def account(self, name: str) -> Account:
         for account in self.accounts:
@@ -121,7 +123,8 @@ class Config:
 _TOP = {"listen", "allow_non_loopback", "hostname", "tls_cert_file", "tls_key_file", "log_level",
         "min_validity", "keepalive_interval", "token_retries", "token_retry_backoff", "max_message_size",
         "max_recipients", "max_sessions", "pool", "metrics_file", "metrics_interval", "timeouts", "accounts",
-        "auth", "bare_newlines"}
+        "auth", "bare_newlines", "notify"}
+_NOTIFY = {"command", "webhook_url", "webhook_token", "webhook_ca_file", "timeout", "retry_interval", "fix"}
 _POOL = {"size", "idle_timeout"}
 _TIMEOUTS = {"client", "connect", "command", "data", "token", "shutdown", "auth", "session"}
 # (minimum, maximum, integer) of each key of "auth"
@@ -292,6 +295,30 @@ def _auth(data) -> AuthSettings:
     return AuthSettings(**values)
 
 
+def _notify(data) -> Optional[Any]:
+    """The ``notify`` section: a checked NoticeSettings, or None when it names no command and no webhook."""
+    from .._notify import NoticeSettings
+    section = _check_keys(data.get("notify", {}), _NOTIFY, "notify")
+    command = section.get("command")
+    if isinstance(command, str):
+        command = [command]  # a program without arguments
+    url = _str(section, "webhook_url", "notify")
+    if not command and not url:
+        return None
+    ca_file = _str(section, "webhook_ca_file", "notify")
+    settings = NoticeSettings(
+        command=command or None, webhook_url=url, webhook_token=_str(section, "webhook_token", "notify"),
+        webhook_ca_path=_readable(ca_file, "notify.webhook_ca_file") if ca_file else None,
+        timeout=_num(section, "timeout", "notify", 10, 1, False, 3600),
+        retry_interval=_num(section, "retry_interval", "notify", 60, 1, False, 3600),
+        fix=_str(section, "fix", "notify"),
+        option=lambda name: "notify." + ("webhook_ca_file" if name == "webhook_ca_path" else name))
+    try:
+        return settings.check()
+    except OAuthMailError as exc:
+        raise ConfigError(exc.option or "notify", exc.message)
+
+
 def parse_config(data: Any, path: str = "<config>") -> Config:
     _check_keys(data, _TOP, "")
     allow = _bool(data, "allow_non_loopback", "")
@@ -340,7 +367,7 @@ def parse_config(data: Any, path: str = "<config>") -> Config:
         pool_idle_timeout=float(_num(pool, "idle_timeout", "pool", 60, 0)),
         metrics_file=os.path.abspath(metrics_file) if metrics_file else None,
         metrics_interval=float(_num(data, "metrics_interval", "", 15, 1)),
-        timeouts=timeouts, accounts=accounts, auth=_auth(data), bare_newlines=bare_newlines)
+        timeouts=timeouts, accounts=accounts, auth=_auth(data), bare_newlines=bare_newlines, notify=_notify(data))
 
 
 def load_config(path: str) -> Config:

@@ -25,6 +25,7 @@ import time
 from typing import Optional
 
 from .._errors import OAuthMailError, StorageError, TEMPORARY
+from .._notify import Notifier
 from .._session import TokenSession
 from .._settings import TokenSettings
 from .._token_file import TokenFile
@@ -57,7 +58,19 @@ def _create_provider(settings, credential):
     return create_provider(settings, credential)
 
 
-def make_session(account, timeout: float, retries: int) -> TokenSession:
+def _log_notice(event: str, fields) -> None:
+    (log.warning if event == "notice_failed" else log.info)(event, **fields)
+
+
+def make_notifier(account, notify) -> Optional[Notifier]:
+    """The account's notifier for the ``notify`` section (None without one); its results go to the log."""
+    if notify is None:
+        return None
+    return Notifier(notify, account.token_file, account=account.name, username=account.username,
+                    report=_log_notice)
+
+
+def make_session(account, timeout: float, retries: int, notify=None) -> TokenSession:
     """A session that takes provider, client and scopes from the token file itself.
 
     During a key rotation it reads files sealed with a previous key of ``key_file`` and leaves them as they
@@ -65,7 +78,8 @@ def make_session(account, timeout: float, retries: int) -> TokenSession:
     """
     settings = TokenSettings(ca_path=account.provider_ca_file, timeout=timeout, retries=retries)
     token_file = TokenFile(account.token_file, account.key, previous_keys=account.previous_keys)
-    return TokenSession(settings, token_file, provider_factory=_create_provider, rekey=False)
+    return TokenSession(settings, token_file, provider_factory=_create_provider, rekey=False,
+                        notifier=make_notifier(account, notify))
 
 
 class TokenKeeper:
@@ -78,7 +92,7 @@ class TokenKeeper:
         self.executor = executor
         self.metrics = metrics
         self.clock = clock
-        self.session = make_session(account, config.timeouts.token, config.token_retries)
+        self.session = make_session(account, config.timeouts.token, config.token_retries, config.notify)
         self.record: Optional[TokenRecord] = None
         self.last_error: Optional[TokenUnavailable] = None
         self._failed_at = 0.0
@@ -194,6 +208,17 @@ class TokenKeeper:
         self.metrics.inc("token_failures", self.name)
         log.error("token_failed", account=self.name, category=category, code=getattr(error, "code", None),
                   message=str(error))
+
+    async def deliver_pending_notice(self) -> None:
+        """Send a notice left pending (a failed send, or a change recorded by a process without notices)."""
+        if self.session.notifier is None or self._closed:
+            return
+        try:
+            problem = await self._blocking(self.session.deliver_pending_notice)
+        except KeeperStopped:
+            return
+        if problem:
+            log.warning("notice_pending", account=self.name, error=problem)
 
     # -- background renewal and keep-alive --------------------------------------
     def start(self) -> None:
