@@ -230,7 +230,7 @@ def post_webhook(settings: NoticeSettings, notice: Dict[str, Any]) -> Optional[s
     headers = {"Content-Type": "application/json", "User-Agent": "xoauth2.mail-notify"}
     if settings.webhook_token:
         headers["Authorization"] = "Bearer %s" % settings.webhook_token
-    request = urllib.request.Request(settings.webhook_url, data=json.dumps(notice).encode("utf-8"),
+    request = urllib.request.Request(settings.webhook_url or "", data=json.dumps(notice).encode("utf-8"),
                                      headers=headers, method="POST")
     opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), _NoRedirect())
     try:
@@ -269,7 +269,7 @@ class Notifier:
                 continue
             try:
                 if channel == COMMAND:
-                    problem = run_command(self.settings.command, notice, self.settings.timeout)
+                    problem = run_command(list(self.settings.command or []), notice, self.settings.timeout)
                 else:
                     problem = post_webhook(self.settings, notice)
             except Exception as exc:  # pylint: disable=broad-except

@@ -89,7 +89,9 @@ def _notice_of(data: Any) -> Dict[str, Any]:
 def _pending_of(data: Any, announced: str) -> Optional[Dict[str, Any]]:
     if not isinstance(data, dict) or data.get("state") not in STATES:
         return None
-    delivered = data.get("delivered") if isinstance(data.get("delivered"), list) else []
+    delivered = data.get("delivered")
+    if not isinstance(delivered, list):
+        delivered = []
     pending = {
         "state": data["state"],
         "previous_state": announced,
