@@ -23,6 +23,7 @@ ROOTFS="${CACHE}/${SUITE}"
 MIRROR="${XOAUTH2_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 CONSTRAINTS="${REPO}/roles/relay_helper/files/constraints.txt"
 VENV=/opt/xoauth2-relay/venv
+INCLUDE=systemd,systemd-sysv,dbus,procps,python3,python3-apt,python3-venv,ca-certificates
 
 log() { echo "build_rootfs: $*" >&2; }
 
@@ -42,8 +43,8 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 
 mkdir -p "${CACHE}"
-if [ -d "${ROOTFS}" ] && [ ! -d "${ROOTFS}.build" ]; then
-    # an older recipe: the debootstrap stage still serves
+if [ -d "${ROOTFS}" ] && [ ! -d "${ROOTFS}.build" ] && [ "$(cat "${ROOTFS}/.debootstrap-include" 2>/dev/null)" = "${INCLUDE}" ]; then
+    # an older recipe on the same debootstrap stage: keep that stage, redo the rest
     mv "${ROOTFS}" "${ROOTFS}.build"
     rm -f "${ROOTFS}.build/.xoauth2-rootfs"
     touch "${ROOTFS}.build/.debootstrap-done"
@@ -51,12 +52,11 @@ fi
 # A failed build is resumed: the debootstrap stage is kept (it is the slow part) and the rest is idempotent.
 work="${ROOTFS}.build"
 trap 'rmdir "/run/systemd/nspawn/propagate/xoauth2-build-$$" 2>/dev/null || true' EXIT
-if [ ! -f "${work}/.debootstrap-done" ]; then
+if [ ! -f "${work}/.debootstrap-done" ] || [ "$(cat "${work}/.debootstrap-include" 2>/dev/null)" != "${INCLUDE}" ]; then
     rm -rf "${work}"
     log "debootstrap ${SUITE} into ${work} (one to two minutes)"
-    debootstrap --variant=minbase \
-        --include=systemd,systemd-sysv,dbus,procps,python3,python3-apt,python3-venv,ca-certificates \
-        "${SUITE}" "${work}" "${MIRROR}" >&2
+    debootstrap --variant=minbase --include="${INCLUDE}" "${SUITE}" "${work}" "${MIRROR}" >&2
+    echo "${INCLUDE}" >"${work}/.debootstrap-include"
     touch "${work}/.debootstrap-done"
 fi
 

@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import time
+from typing import Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.path.join(HERE, "build_rootfs.sh")
@@ -53,7 +54,7 @@ def _children(pid: int):
 class Container:
     """``with Container(rootfs, name) as box: box.run(["systemctl", "is-system-running"])``."""
 
-    def __init__(self, rootfs: str, name: str, binds_ro=(), log_path: str = None):
+    def __init__(self, rootfs: str, name: str, binds_ro=(), log_path: Optional[str] = None):
         self.rootfs, self.name = rootfs, name
         self.binds_ro = [b for b in binds_ro if b]
         self.log_path = log_path or "/tmp/%s.console.log" % name
@@ -130,7 +131,7 @@ class Container:
             return handle.read()
 
     # -- inside ------------------------------------------------------------------
-    def run(self, argv, check: bool = True, timeout: float = 120.0, input_text: str = None):
+    def run(self, argv, check: bool = True, timeout: float = 120.0, input_text: Optional[str] = None):
         """Run argv inside every namespace of the container, with a clean environment."""
         proc = subprocess.run(["nsenter", "-t", str(self.pid), "-a", "--", "env", "-i"] + GUEST_ENV + list(argv),
                               input=input_text, stdin=None if input_text is not None else subprocess.DEVNULL,
