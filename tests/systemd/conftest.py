@@ -47,9 +47,11 @@ def rootfs():
 
 
 @pytest.fixture(scope="module")
-def box(rootfs, mail_stack):  # pylint: disable=unused-argument
-    """A container booted for one test module (sharing the host's loopback with the test stack)."""
-    container = Container(rootfs, "xoauth2-sd-%d" % os.getpid())
+def box(request, rootfs, mail_stack):  # pylint: disable=unused-argument
+    """A container booted for one test module (sharing the host's loopback with the test stack).
+    A module with BOOT = False gets one without systemd (a host with the init script)."""
+    boot = getattr(request.module, "BOOT", True)
+    container = Container(rootfs, "xoauth2-sd-%d-%s" % (os.getpid(), "boot" if boot else "init"), boot=boot)
     with container:
         yield container
 

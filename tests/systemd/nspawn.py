@@ -54,8 +54,9 @@ def _children(pid: int):
 class Container:
     """``with Container(rootfs, name) as box: box.run(["systemctl", "is-system-running"])``."""
 
-    def __init__(self, rootfs: str, name: str, binds_ro=(), log_path: Optional[str] = None):
-        self.rootfs, self.name = rootfs, name
+    def __init__(self, rootfs: str, name: str, binds_ro=(), log_path: Optional[str] = None, boot: bool = True):
+        """boot=False: no systemd, a plain process tree (like a host without systemd) under nspawn's stub init."""
+        self.rootfs, self.name, self.boot = rootfs, name, boot
         self.binds_ro = [b for b in binds_ro if b]
         self.log_path = log_path or "/tmp/%s.console.log" % name
         self.proc = None
@@ -73,16 +74,18 @@ class Container:
         argv = ["systemd-nspawn", "--register=no", "--keep-unit", "-q", "-D", self.rootfs, "-M", self.name,
                 "--volatile=overlay", "--console=pipe"]
         argv += ["--bind-ro=%s" % path for path in self.binds_ro]
-        argv += ["-b"]
+        argv += ["-b"] if self.boot else ["--as-pid2", "/bin/sleep", "infinity"]
         log = open(self.log_path, "wb")  # pylint: disable=consider-using-with
         self.proc = subprocess.Popen(["/bin/sh", "-c", enter + 'exec "$@"', "nspawn"] + argv,  # pylint: disable=consider-using-with
                                      stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         deadline = time.monotonic() + timeout
         while self.pid is None:
-            self.pid = next((pid for pid, comm in _children(self.proc.pid) if comm == "systemd"), None)
+            self.pid = self._find_payload()
             self._check_alive(deadline)
             time.sleep(0.05)
+        if not self.boot:
+            return self
         # the bus appears just after boot: retry until systemctl answers
         while True:
             state = self.run(["systemctl", "is-system-running", "--wait"], check=False, timeout=timeout)
@@ -94,6 +97,15 @@ class Container:
             failed = self.run(["systemctl", "--failed", "--no-legend"], check=False).stdout
             raise ContainerError("%s booted degraded; failed units:\n%s" % (self.name, failed))
         return self
+
+    def _find_payload(self) -> Optional[int]:
+        """The container's systemd (a child of nspawn), or without boot the sleep under the stub init."""
+        for pid, comm in _children(self.proc.pid):
+            if self.boot and comm == "systemd":
+                return pid
+            if not self.boot:
+                return next((grandchild for grandchild, name in _children(pid) if name == "sleep"), None)
+        return None
 
     def _check_alive(self, deadline: float) -> None:
         if self.proc.poll() is not None:
@@ -137,8 +149,8 @@ class Container:
                               input=input_text, stdin=None if input_text is not None else subprocess.DEVNULL,
                               capture_output=True, text=True, check=False, timeout=timeout)
         if check and proc.returncode != 0:
-            raise ContainerError("%s exited %d in %s:\n%s%s" % (argv, proc.returncode, self.name, proc.stdout[-2000:],
-                                                               proc.stderr[-2000:]))
+            output = proc.stdout[-2000:] + proc.stderr[-2000:]
+            raise ContainerError("%s exited %d in %s:\n%s" % (argv, proc.returncode, self.name, output))
         return proc
 
     def sh(self, script: str, check: bool = True, timeout: float = 120.0):
