@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The test driver behind `make test` (and `make unit|integration|sanity|lint|molecule`).
 #
-#   scripts/test.sh [all|unit|integration|sanity|lint|molecule]   (default: all)
+#   scripts/test.sh [all|unit|integration|sanity|lint|molecule|systemd]   (default: all)
 #
 # all = bootstrap -> start test stack -> pytest tests/unit tests/integration
 #       -> ansible-test sanity -> antsibull-docs lint -> docs site (scripts/docsite.sh)
-#       -> ansible-lint --profile production
-#       -> molecule test --all (extensions/molecule) -> stop stack (on exit)
+#       -> ruff, mypy, ansible-lint --profile production
+#       -> molecule test --all (extensions/molecule)
+#       -> pytest tests/systemd (the roles under systemd in a systemd-nspawn container)
+#       -> stop stack (on exit)
 # Every step runs even if an earlier one failed; the exit code is non-zero
 # if any step failed. A summary is printed at the end.
 #
@@ -188,6 +190,26 @@ do_molecule() {
     limit 1200 molecule test --all
 }
 
+# The roles under a real systemd: a Debian rootfs (built once by tests/systemd/build_rootfs.sh and
+# cached in /var/cache/xoauth2-mail/nspawn) booted with systemd-nspawn. Needs root and apt.
+do_systemd() {
+    if [ ! -d "${REPO}/tests/systemd" ]; then
+        echo "no tests/systemd yet"
+        exit 99
+    fi
+    if [ "$(id -u)" != 0 ]; then
+        echo "tests/systemd needs root (systemd-nspawn)"
+        exit 99
+    fi
+    mkdir -p "${LOGDIR}"
+    limit 900 bash "${REPO}/tests/systemd/build_rootfs.sh" "${XOAUTH2_NSPAWN_SUITE:-bookworm}"
+    set +e
+    limit 900 python -m pytest -q -p no:cacheprovider tests/systemd 2>&1 | tee "${LOGDIR}/pytest-systemd.log"
+    local rc=${PIPESTATUS[0]}
+    set -e
+    exit "${rc}"
+}
+
 # --- main ------------------------------------------------------------------------------
 
 finish() {
@@ -233,6 +255,7 @@ case "${MODE}" in
         run_step "docs site (antsibull-docs + guides, warnings fail)" 600 do_docsite
         run_step "lint: ruff, mypy, ansible-lint --profile production" 1200 do_lint
         run_step "molecule test --all" 1200 do_molecule
+        run_step "pytest tests/systemd (systemd-nspawn)" 1800 do_systemd
         ;;
     unit)
         XOAUTH2_SKIP_STACK_INSTALL=1 run_step "bootstrap (no stack)" 900 do_bootstrap
@@ -248,6 +271,15 @@ case "${MODE}" in
         stack_env
         pytest_step "pytest tests/integration" tests/integration
         run_step "molecule test --all" 1200 do_molecule
+        run_step "pytest tests/systemd (systemd-nspawn)" 1800 do_systemd
+        ;;
+    systemd)
+        run_step "bootstrap" 900 do_bootstrap
+        if [ "${FAILED}" != 0 ]; then exit 1; fi
+        source_env
+        run_step "start test stack" 300 start_stack
+        stack_env
+        run_step "pytest tests/systemd (systemd-nspawn)" 1800 do_systemd
         ;;
     molecule)
         run_step "bootstrap" 900 do_bootstrap
@@ -272,7 +304,7 @@ case "${MODE}" in
         run_step "lint: ruff, mypy, ansible-lint --profile production" 1200 do_lint
         ;;
     *)
-        echo "usage: $0 [all|unit|integration|molecule|sanity|lint]" >&2
+        echo "usage: $0 [all|unit|integration|molecule|sanity|lint|systemd]" >&2
         exit 2
         ;;
 esac
