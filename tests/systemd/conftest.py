@@ -24,6 +24,10 @@ sys.path.insert(0, HERE)
 
 from nspawn import Container, build_rootfs  # noqa: E402  pylint: disable=wrong-import-position
 
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "stack"))
+# the host's test stack: mail submitted in the container must reach its IMAP inboxes
+from stack_fixtures import idp, mail_stack, stack  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
+
 PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 SUITE = os.environ.get("XOAUTH2_NSPAWN_SUITE", "bookworm")
 
@@ -47,7 +51,7 @@ def rootfs():
 
 
 @pytest.fixture(scope="module")
-def box(request, rootfs, mail_stack):  # pylint: disable=unused-argument
+def box(request, rootfs, mail_stack):  # noqa: F811  pylint: disable=unused-argument,redefined-outer-name
     """A container booted for one test module (sharing the host's loopback with the test stack).
     A module with BOOT = False gets one without systemd (a host with the init script)."""
     boot = getattr(request.module, "BOOT", True)

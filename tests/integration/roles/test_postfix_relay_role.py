@@ -105,7 +105,7 @@ def play(tmp_path, config_dir, extra="{}"):
     path = tmp_path / "play.yml"
     path.write_text(PLAY.format(python=sys.executable, config_dir=config_dir, extra=extra))
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_HOST_KEY_CHECKING="False")
-    return subprocess.run([PLAYBOOK, "-i", "localhost,", str(path)], capture_output=True, text=True, check=False,
+    return subprocess.run([PLAYBOOK, "-i", "localhost,", str(path)], capture_output=True, stdin=subprocess.DEVNULL, text=True, check=False,
                           env=env, timeout=300)
 
 

@@ -76,7 +76,7 @@ def run(tmp_path, secret="s3cret-alice", port=587):
                                 tmp=tmp_path, secret=secret, port=port, bob_hash=bob_hash))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".build", "collections"),
                ANSIBLE_NOCOLOR="1", ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_HOME=str(tmp_path / "home"))
-    proc = subprocess.run([PLAYBOOK, "-i", "localhost,", str(play)], capture_output=True, text=True, env=env,
+    proc = subprocess.run([PLAYBOOK, "-i", "localhost,", str(play)], capture_output=True, stdin=subprocess.DEVNULL, text=True, env=env,
                           cwd=str(tmp_path), timeout=600, check=False)
     return proc.returncode, proc.stdout + proc.stderr
 

@@ -52,7 +52,7 @@ def _render(tmp_path, extra):
     extra_vars = tmp_path / "extra.json"  # extra vars: above the defaults that include_vars loads
     extra_vars.write_text(json.dumps(extra))
     result = subprocess.run([PLAYBOOK, "-i", "localhost,", "-e", "@%s" % extra_vars, str(play)],
-                            capture_output=True, text=True, check=False,
+                            capture_output=True, stdin=subprocess.DEVNULL, text=True, check=False,
                             env=dict(os.environ, ANSIBLE_NOCOLOR="1"), timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(dest.read_text()), dest

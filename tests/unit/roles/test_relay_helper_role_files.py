@@ -60,7 +60,7 @@ def test_leaving_out_relay_helper_accounts_fails_at_validation_naming_it(tmp_pat
                ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCAL_TEMP=str(tmp_path),
                ANSIBLE_HOME=str(tmp_path / "home"))
     proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,",
-                           "-c", "local", str(playbook)], capture_output=True, text=True, env=env, cwd=str(tmp_path),
+                           "-c", "local", str(playbook)], capture_output=True, stdin=subprocess.DEVNULL, text=True, env=env, cwd=str(tmp_path),
                           timeout=300, check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
