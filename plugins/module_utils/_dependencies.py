@@ -19,6 +19,8 @@ its version: distributions backport fixes without changing the version.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
 import traceback
 from types import ModuleType
 from typing import Dict, Optional, Tuple
@@ -80,7 +82,10 @@ def _installer(library: str) -> str:
 
 
 def _check_version(library: str, module: ModuleType, requirement: str, minimum: Optional[Tuple[int, ...]]) -> None:
-    text = str(getattr(module, "__version__", "0"))
+    _check_version_text(library, str(getattr(module, "__version__", "0")), requirement, minimum)
+
+
+def _check_version_text(library: str, text: str, requirement: str, minimum: Optional[Tuple[int, ...]]) -> None:
     version = _version_tuple(text)
     # The reasons complete Ansible's "This is required ..." of missing_required_lib.
     if minimum is not None and version < minimum:
@@ -104,6 +109,26 @@ def require(library: str) -> ModuleType:
     _check_version(library, module, requirement, minimum)
     _loaded[library] = module
     return module
+
+
+def require_installed(library: str) -> None:
+    """Like ``require`` but without importing ``library``: for a long-running process that checks at start
+    what it will import later (the relay helper loads ``requests`` only when it renews a token)."""
+    if library in _loaded:
+        return
+    requirement, minimum = LIBRARIES[library]
+    imported = sys.modules.get(library)
+    if imported is not None:  # already imported by someone: its own version is what runs
+        _check_version(library, imported, requirement, minimum)
+        return
+    if importlib.util.find_spec(library) is None:
+        raise MissingDependency(library, requirement, "not installed")
+    try:
+        from importlib import metadata  # Python 3.8+
+        text = metadata.version(library)
+    except Exception:  # no metadata (a copied tree): the import at use time checks the version
+        return
+    _check_version_text(library, text, requirement, minimum)
 
 
 def aesgcm_class():

@@ -24,9 +24,7 @@ import ssl
 import subprocess
 import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -213,11 +211,15 @@ def _kill_group(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
+def _no_redirect_handler():
     """A redirect is a failure: the notice (and the token header) go to the configured URL only."""
+    import urllib.request  # only when a notice is sent: it costs the relay about 3 MiB
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # pylint: disable=too-many-arguments
-        return None
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, req, fp, code, msg, headers, newurl):  # pylint: disable=too-many-arguments
+            return None
+
+    return NoRedirect()
 
 
 def post_webhook(settings: NoticeSettings, notice: Dict[str, Any]) -> Optional[str]:
@@ -227,12 +229,15 @@ def post_webhook(settings: NoticeSettings, notice: Dict[str, Any]) -> Optional[s
         context = ssl.create_default_context(cafile=settings.webhook_ca_path or None)
     except (OSError, ssl.SSLError) as exc:
         return "webhook: cannot load the CA file %s: %s" % (settings.webhook_ca_path, one_line(exc, 200))
+    import urllib.error
+    import urllib.request
+
     headers = {"Content-Type": "application/json", "User-Agent": "xoauth2.mail-notify"}
     if settings.webhook_token:
         headers["Authorization"] = "Bearer %s" % settings.webhook_token
     request = urllib.request.Request(settings.webhook_url or "", data=json.dumps(notice).encode("utf-8"),
                                      headers=headers, method="POST")
-    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), _NoRedirect())
+    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), _no_redirect_handler())
     try:
         with opener.open(request, timeout=settings.timeout) as response:
             status = response.status

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from .._crypto import read_key_file
-from .._dependencies import MissingDependency, require
+from .._dependencies import MissingDependency, require, require_installed
 from .._errors import OAuthMailError
 from .auth_guard import AuthSettings
 from .secrets import SecretVerifier, parse_hash
@@ -260,8 +260,9 @@ def _account(data, index, default_min_validity, seen_names, seen_users) -> Accou
     key, previous_keys = keys[0], keys[1:]
     try:
         # the keys open nothing without cryptography, and renewals need requests: say so at load
-        for library in ("cryptography", "requests"):
-            require(library)
+        # (requests is only located and its version read here: importing it would cost memory before any renewal)
+        require("cryptography")
+        require_installed("requests")
     except MissingDependency as exc:
         raise ConfigError(where + ".key_file", "the token file cannot be used: %s is needed, %s"
                           % (exc.requirement, exc.reason))
