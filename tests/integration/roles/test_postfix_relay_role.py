@@ -12,15 +12,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 import pytest
 
-POSTFIX = shutil.which("postfix", path=os.environ.get("PATH", "") + ":/usr/sbin")
+from postfix_instance import POSTFIX, stop_master
 PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 
 pytestmark = [
@@ -82,23 +80,8 @@ def relay_dir():
     yield config_dir
     if os.path.isfile(os.path.join(config_dir, "main.cf")):
         subprocess.run([POSTFIX, "-c", config_dir, "stop"], capture_output=True, check=False, timeout=60)
-    _stop_master(os.path.join(config_dir + "-queue", "pid", "master.pid"))  # should `postfix stop` have refused
+    stop_master(os.path.join(config_dir + "-queue", "pid", "master.pid"))  # should `postfix stop` have refused
     shutil.rmtree(root, ignore_errors=True)
-
-
-def _stop_master(pid_file):
-    try:
-        with open(pid_file, encoding="ascii") as handle:
-            pid = int(handle.read().split()[0])
-        os.kill(pid, signal.SIGTERM)
-    except (OSError, ValueError, IndexError):
-        return
-    for _attempt in range(100):
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return
-        time.sleep(0.1)
 
 
 def play(tmp_path, config_dir, extra="{}"):

@@ -9,13 +9,11 @@ Only the configuration is needed (postconf and `postfix check`); no Postfix is s
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 
 import pytest
 
-POSTCONF = shutil.which("postconf", path=os.environ.get("PATH", "") + ":/usr/sbin")
-DIST = "/usr/share/postfix"
+from postfix_instance import DIST, POSTCONF, make_instance
 
 pytestmark = [
     pytest.mark.skipif(POSTCONF is None or not os.path.isfile(os.path.join(DIST, "main.cf.dist")),
@@ -32,21 +30,7 @@ def postconf(config_dir, *args):
 @pytest.fixture
 def instance(tmp_path):
     """A Postfix configuration folder of its own, as the postfix_relay role makes one."""
-    top = tmp_path / "pf"
-    etc = top / "etc"
-    for sub in (etc, top / "queue", top / "data"):
-        sub.mkdir(parents=True)
-    shutil.chown(str(top / "data"), "postfix", "postfix")
-    shutil.copy(os.path.join(DIST, "main.cf.dist"), str(etc / "main.cf"))
-    shutil.copy(os.path.join(DIST, "master.cf.dist"), str(etc / "master.cf"))
-    d = str(etc)
-    # main.cf.dist leaves these empty for the packager; the compiled-in defaults are right
-    subprocess.run([POSTCONF, "-c", d, "-X", "setgid_group", "sendmail_path", "newaliases_path", "mailq_path",
-                    "html_directory", "manpage_directory", "sample_directory", "readme_directory"], check=True)
-    subprocess.run([POSTCONF, "-c", d, "-e", "queue_directory=%s" % (top / "queue"),
-                    "data_directory=%s" % (top / "data"), "syslog_name=postconf-test",
-                    "maillog_file=%s" % (top / "maillog"), "maillog_file_prefixes=%s" % top], check=True)
-    return d
+    return make_instance(tmp_path / "pf", "postconf-test")
 
 
 def main_cf(config_dir):

@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
-POSTCONF = shutil.which("postconf", path=os.environ.get("PATH", "") + ":/usr/sbin")
-POSTFIX = shutil.which("postfix", path=os.environ.get("PATH", "") + ":/usr/sbin")
-DIST = "/usr/share/postfix"
+from postfix_instance import DIST, POSTCONF, POSTFIX, make_instance, stop_master
 
 pytestmark = [
     pytest.mark.skipif(POSTCONF is None or POSTFIX is None or not os.path.isfile(os.path.join(DIST, "main.cf.dist")),
@@ -36,39 +32,13 @@ def instance():
     root = tempfile.mkdtemp(prefix="xoauth2-postconf-command-")
     os.chmod(root, 0o755)
     top = Path(root) / "pf"
-    etc = top / "etc"
-    for sub in (etc, top / "queue", top / "data"):
-        sub.mkdir(parents=True)
-    shutil.chown(str(top / "data"), "postfix", "postfix")
-    shutil.copy(os.path.join(DIST, "main.cf.dist"), str(etc / "main.cf"))
-    shutil.copy(os.path.join(DIST, "master.cf.dist"), str(etc / "master.cf"))
-    d = str(etc)
-    subprocess.run([POSTCONF, "-c", d, "-X", "setgid_group", "sendmail_path", "newaliases_path", "mailq_path",
-                    "html_directory", "manpage_directory", "sample_directory", "readme_directory"], check=True)
-    subprocess.run([POSTCONF, "-c", d, "-e", "queue_directory=%s" % (top / "queue"),
-                    "data_directory=%s" % (top / "data"), "syslog_name=postconf-command-test",
-                    "maillog_file=%s" % (top / "maillog"), "maillog_file_prefixes=%s" % top,
-                    "inet_interfaces=loopback-only"], check=True)
+    d = make_instance(top, "postconf-command-test", "inet_interfaces=loopback-only")
     subprocess.run([POSTCONF, "-c", d, "-M", "-X", "smtp/inet"], check=True)
     subprocess.run([POSTCONF, "-c", d, "-F", "*/*/chroot=n"], check=True)
     yield d
     subprocess.run([POSTFIX, "-c", d, "stop"], capture_output=True, check=False, timeout=60)
-    _stop_master(top / "queue" / "pid" / "master.pid")  # `postfix stop` refuses a configuration that fails the check
+    stop_master(top / "queue" / "pid" / "master.pid")
     shutil.rmtree(root, ignore_errors=True)
-
-
-def _stop_master(pid_file):
-    try:
-        pid = int(pid_file.read_text().split()[0])
-        os.kill(pid, signal.SIGTERM)
-    except (OSError, ValueError, IndexError):
-        return
-    for _attempt in range(100):
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return
-        time.sleep(0.1)
 
 
 def runs(config_dir):
