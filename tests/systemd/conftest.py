@@ -34,6 +34,39 @@ SUITE = os.environ.get("XOAUTH2_NSPAWN_SUITE", "bookworm")
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="systemd-nspawn needs root")
 
 
+GUEST_CA = "/usr/local/share/ca-certificates/xoauth2-test-stack.crt"
+
+PLAY_HEADER = """
+- name: {title}
+  hosts: box
+  gather_facts: true
+  tasks:
+    - name: {manager_check}
+      ansible.builtin.assert:
+        that: ansible_facts['service_mgr'] {manager_test}
+
+    - name: {ca_task}
+      ansible.builtin.copy:
+        src: "{{host_ca}}"
+        dest: "{{ca}}"
+        owner: root
+        group: root
+        mode: "0644"
+"""
+
+
+def play_header(title: str, manager_check: str, manager_test: str, ca_task: str) -> str:
+    """How every play of this suite starts: the container, a check of its service manager, the test stack's CA
+    copied in. A str.format template like the rest of the play (fields ``host_ca`` and ``ca``: see stack_fields)."""
+    return PLAY_HEADER.format(title=title, manager_check=manager_check, manager_test=manager_test, ca_task=ca_task)
+
+
+def stack_fields(test_stack) -> dict:
+    """The test stack's values a play of this suite is formatted with."""
+    return {"issuer": test_stack.issuer, "host_ca": test_stack.ca_file, "ca": GUEST_CA,
+            "submission": test_stack.submission_port}
+
+
 def free_port() -> int:
     """A TCP port free on the loopback the container shares with the host."""
     with socket.socket() as probe:

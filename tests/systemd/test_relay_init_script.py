@@ -11,28 +11,15 @@ from __future__ import annotations
 
 import re
 
-from conftest import free_port
-from test_relay_systemd import GUEST_CA, helper_banner
+from conftest import free_port, play_header, stack_fields
+from test_relay_systemd import helper_banner
 
 BOOT = False  # no systemd in this module's container
 
-PLAY = """
-- name: The relay helper with the init script
-  hosts: box
-  gather_facts: true
-  tasks:
-    - name: No systemd here (the role picks the init script by itself)
-      ansible.builtin.assert:
-        that: ansible_facts['service_mgr'] != 'systemd'
-
-    - name: The test stack's CA
-      ansible.builtin.copy:
-        src: "{host_ca}"
-        dest: "{ca}"
-        owner: root
-        group: root
-        mode: "0644"
-
+PLAY = play_header(
+    "The relay helper with the init script",
+    "No systemd here (the role picks the init script by itself)", "!= 'systemd'",
+    "The test stack's CA") + """
     - name: Apply xoauth2.mail.relay_helper with the init script
       ansible.builtin.include_role:
         name: xoauth2.mail.relay_helper
@@ -54,8 +41,7 @@ PLAY = """
 
 
 def play(stack, port):
-    return PLAY.format(port=port, submission=stack.submission_port, issuer=stack.issuer, host_ca=stack.ca_file,
-                       ca=GUEST_CA)
+    return PLAY.format(port=port, **stack_fields(stack))
 
 
 def pids(box):

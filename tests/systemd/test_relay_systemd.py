@@ -19,31 +19,17 @@ import uuid
 
 import pytest
 
-from conftest import free_port
+from conftest import free_port, play_header, stack_fields
 
 SERVICE = "xoauth2-relay"
 STATE_DIR = "/var/lib/xoauth2-relay"
-GUEST_CA = "/usr/local/share/ca-certificates/xoauth2-test-stack.crt"
 SENDERS = {"alice": "alice@example.test", "bob": "bob@example.test"}
 SECRETS = {"alice": "systemd-only-alice-secret", "bob": "systemd-only-bob-secret"}  # test-only local logins
 
-PLAY = """
-- name: The relay helper and Postfix relaying through it, under systemd
-  hosts: box
-  gather_facts: true
-  tasks:
-    - name: The container's service manager is systemd (the role picks the unit, not the init script)
-      ansible.builtin.assert:
-        that: ansible_facts['service_mgr'] == 'systemd'
-
-    - name: The test stack's CA (PrivateTmp hides the host's /tmp path from the service)
-      ansible.builtin.copy:
-        src: "{host_ca}"
-        dest: "{ca}"
-        owner: root
-        group: root
-        mode: "0644"
-
+PLAY = play_header(
+    "The relay helper and Postfix relaying through it, under systemd",
+    "The container's service manager is systemd (the role picks the unit, not the init script)", "== 'systemd'",
+    "The test stack's CA (PrivateTmp hides the host's /tmp path from the service)") + """
     - name: Apply xoauth2.mail.relay_helper
       ansible.builtin.include_role:
         name: xoauth2.mail.relay_helper
@@ -101,8 +87,7 @@ PLAY = """
 
 
 def play_text(stack, port):
-    return PLAY.format(port=port, issuer=stack.issuer, host_ca=stack.ca_file, ca=GUEST_CA, submission=stack.submission_port,
-                       alice=SECRETS["alice"], bob=SECRETS["bob"])
+    return PLAY.format(port=port, alice=SECRETS["alice"], bob=SECRETS["bob"], **stack_fields(stack))
 
 
 @pytest.fixture(scope="module")

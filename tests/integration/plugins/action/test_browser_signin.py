@@ -14,60 +14,33 @@ import base64
 import os
 import re
 import subprocess
-import sys
-import threading
 import urllib.parse
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "lookup"))
-sys.path.insert(0, HERE)
+from browser_consent import Browser
+from signin_play import ALICE, WatchedPlay, assert_later_runs_are_silent, sign_in_play
+from xoauth2_playbook import command, write_playbook
 
-from browser_consent import Browser  # noqa: E402
-from xoauth2_playbook import command, playbook_env, write_playbook  # noqa: E402
-
-from ansible_collections.xoauth2.mail.plugins.module_utils._token_file import TokenFile  # noqa: E402
+from ansible_collections.xoauth2.mail.plugins.module_utils._token_file import TokenFile
 
 pytestmark = pytest.mark.integration
 
-ALICE = "alice@example.test"
 OPEN = re.compile(r"Open in a browser: (\S+)")
 PUBLIC_SCOPES = "[openid, offline_access, mail.send, mail.imap]"
 
 
-class Play:
+class Play(WatchedPlay):
     """A running ansible-playbook; ``on_url`` gets the sign-in address (once) while the play waits."""
 
     def __init__(self, folder, text, on_url=None, args=("-vvv",), stdin=subprocess.DEVNULL, argv=None):
         if argv is None:
             argv = command(*write_playbook(folder, text), *args)
-        self.proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     env=playbook_env(), cwd=str(folder))
-        self.lines = []
-        self.urls = []
-        self.on_url = on_url
-        self.errors = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
+        super().__init__(argv, folder, OPEN, on_url, stdin=stdin)
 
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.append(line)
-            match = OPEN.search(line)
-            if match and match.group(1) not in self.urls:
-                self.urls.append(match.group(1))
-                if self.on_url is not None:
-                    try:
-                        self.on_url(match.group(1))
-                    except Exception as exc:  # reported by wait()
-                        self.errors.append(exc)
-
-    def wait(self, timeout=180):
-        self.proc.wait(timeout)
-        self.reader.join(10)
-        assert not self.errors, self.errors
-        return self.proc.returncode, "".join(self.lines)
+    @property
+    def urls(self):
+        return self.matches
 
 
 def signin_task(stack, path, key_text, provider="oidc", **extra):
@@ -75,29 +48,7 @@ def signin_task(stack, path, key_text, provider="oidc", **extra):
                    flow="auth_code", scopes=PUBLIC_SCOPES, username=ALICE, encryption_key=key_text,
                    ca_path=stack.ca_file, timeout=10, auth_code_timeout=60)
     options.update(extra)
-    options = {name: value for name, value in options.items() if value is not None}
-    body = "\n".join("        %s: %s" % (name, value) for name, value in options.items())
-    return """
-- hosts: h0
-  gather_facts: false
-  tasks:
-    - name: sign in
-      xoauth2.mail.oauth_mail_token:
-%s
-      register: signed
-    - ansible.builtin.debug:
-        msg: "RESULT action={{ signed.action }} changed={{ signed.changed }} user={{ signed.username | default('') }}"
-""" % body
-
-
-@pytest.fixture
-def key_text():
-    return base64.b64encode(os.urandom(32)).decode()
-
-
-@pytest.fixture
-def token_path(tmp_path):
-    return str(tmp_path / "person.token")
+    return sign_in_play({name: value for name, value in options.items() if value is not None})
 
 
 @pytest.fixture
@@ -137,12 +88,8 @@ def test_browser_sign_in_on_the_listener_then_silent_refresh(stack, idp, browser
     assert idp.counters()["token_by_grant_type"].get("authorization_code") == 1
     # Later runs: no prompt; refreshed renews silently with the stored refresh token.
     idp.reset()
-    for state, action in (("present", "none"), ("refreshed", "refreshed")):
-        play = Play(tmp_path, signin_task(stack, token_path, key_text, provider, state=state))
-        rc, out = play.wait()
-        assert rc == 0, out
-        assert play.urls == [] and "Sign-in needed" not in out
-        assert "RESULT action=%s" % action in out
+    assert_later_runs_are_silent(lambda state: Play(tmp_path, signin_task(stack, token_path, key_text, provider,
+                                                                        state=state)))
     assert idp.counters()["token_by_grant_type"] == {"refresh_token": 1}
 
 

@@ -10,62 +10,29 @@ the test provider's real verification pages, as a person would in a browser.
 """
 from __future__ import annotations
 
-import base64
 import os
 import re
 import subprocess
-import sys
-import threading
-import time
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lookup"))
-
-from xoauth2_playbook import command, playbook_env, write_playbook  # noqa: E402
+from signin_play import ALICE, WatchedPlay, assert_later_runs_are_silent, sign_in_play
+from xoauth2_playbook import command, playbook_env, write_playbook
 
 pytestmark = pytest.mark.integration
 
-ALICE = "alice@example.test"
 CODE = re.compile(r"Enter code: (\S+)")
 
 
-class Play:
-    """A running ansible-playbook whose output is read line by line."""
+class Play(WatchedPlay):
+    """A running ansible-playbook; ``on_code`` gets each new user code while the play waits."""
 
     def __init__(self, folder, text, on_code=None, env=None):
-        playbook, inventory = write_playbook(folder, text)
-        self.started = time.monotonic()
-        self.proc = subprocess.Popen(command(playbook, inventory), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, env=playbook_env(env), cwd=str(folder))
-        self.lines = []
-        self.codes = []
-        self.code_seen_at = None
-        self.on_code = on_code
-        self.errors = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
+        super().__init__(command(*write_playbook(folder, text)), folder, CODE, on_code, env=env)
 
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.append(line)
-            match = CODE.search(line)
-            if match and match.group(1) not in self.codes:
-                self.codes.append(match.group(1))
-                if self.code_seen_at is None:
-                    self.code_seen_at = time.monotonic()
-                if self.on_code is not None:
-                    try:
-                        self.on_code(match.group(1))
-                    except Exception as exc:  # reported by wait()
-                        self.errors.append(exc)
-
-    def wait(self, timeout=180):
-        self.proc.wait(timeout)
-        self.reader.join(10)
-        self.elapsed = time.monotonic() - self.started
-        assert not self.errors, self.errors
-        return self.proc.returncode, "".join(self.lines)
+    @property
+    def codes(self):
+        return self.matches
 
 
 def device_task(stack, path, key_text, provider="oidc", **extra):
@@ -73,28 +40,7 @@ def device_task(stack, path, key_text, provider="oidc", **extra):
                    flow="device_code", scopes="[openid, offline_access, mail.send, mail.imap]", username=ALICE,
                    encryption_key=key_text, ca_path=stack.ca_file, timeout=10)
     options.update(extra)
-    body = "\n".join("        %s: %s" % (name, value) for name, value in options.items())
-    return """
-- hosts: h0
-  gather_facts: false
-  tasks:
-    - name: sign in
-      xoauth2.mail.oauth_mail_token:
-%s
-      register: signed
-    - ansible.builtin.debug:
-        msg: "RESULT action={{ signed.action }} changed={{ signed.changed }} user={{ signed.username | default('') }}"
-""" % body
-
-
-@pytest.fixture
-def key_text():
-    return base64.b64encode(os.urandom(32)).decode()
-
-
-@pytest.fixture
-def token_path(tmp_path):
-    return str(tmp_path / "person.token")
+    return sign_in_play(options)
 
 
 @pytest.fixture
@@ -128,12 +74,8 @@ def test_approved_sign_in_then_silent_refresh(stack, idp, key_text, tmp_path, to
     assert info["active"] is True and info["username"] == ALICE
     # Later runs: no prompt. Present keeps it, refreshed refreshes it silently.
     idp.reset()
-    for state, action in (("present", "none"), ("refreshed", "refreshed")):
-        play = Play(tmp_path, device_task(stack, token_path, key_text, provider, state=state))
-        rc, out = play.wait()
-        assert rc == 0, out
-        assert play.codes == [] and "Sign-in needed" not in out
-        assert "RESULT action=%s" % action in out
+    assert_later_runs_are_silent(lambda state: Play(tmp_path, device_task(stack, token_path, key_text, provider,
+                                                                        state=state)))
     counters = idp.counters()
     assert counters["device_authorization"] == 0 and counters["token"] == 1
 

@@ -4,7 +4,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
-import base64
 import os
 import sys
 
@@ -20,8 +19,3 @@ def playbook(tmp_path):
     def run(text, *args, **kwargs):
         return run_playbook(tmp_path, text, *args, **kwargs)
     return run
-
-
-@pytest.fixture
-def key_text():
-    return base64.b64encode(os.urandom(32)).decode()

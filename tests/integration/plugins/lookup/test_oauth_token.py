@@ -184,6 +184,17 @@ def test_fifty_forks_refresh_a_delegated_token_once(playbook, stack, idp, key_te
     assert rc == 0, out
 
 
+def debug_lookup_play(stack, path, key_text, more_options=""):
+    """A play that shows the lookup's token for ``path`` (it fails when the lookup fails)."""
+    return """
+- hosts: h0
+  gather_facts: false
+  tasks:
+    - ansible.builtin.debug:
+        msg: "{{ lookup('xoauth2.mail.oauth_token', '%(path)s', encryption_key='%(key)s', ca_path='%(ca)s'%(more)s) }}"
+""" % dict(path=path, key=key_text, ca=stack.ca_file, more=more_options)
+
+
 def test_revoked_grant_is_reauth_required_and_the_file_is_kept(playbook, stack, idp, key_text, tmp_path):
     seed = idp.mint(client_id="device-public", account=ALICE, scope="openid offline_access mail.send")
     idp.configure(access_token_ttl=60)
@@ -191,13 +202,7 @@ def test_revoked_grant_is_reauth_required_and_the_file_is_kept(playbook, stack, 
                            delegated_seed=seed["refresh_token"])
     idp.revoke(account=ALICE)
     before = open(path, "rb").read()
-    rc, out = playbook("""
-- hosts: h0
-  gather_facts: false
-  tasks:
-    - ansible.builtin.debug:
-        msg: "{{ lookup('xoauth2.mail.oauth_token', '%(path)s', encryption_key='%(key)s', ca_path='%(ca)s') }}"
-""" % dict(path=path, key=key_text, ca=stack.ca_file))
+    rc, out = playbook(debug_lookup_play(stack, path, key_text))
     assert rc != 0
     assert "error_category=reauth_required" in out and "invalid_grant" in out
     assert "Traceback" not in out
@@ -210,14 +215,7 @@ def test_provider_outage_is_temporary(playbook, stack, idp, key_text, tmp_path):
     path = make_token_file(playbook, stack, str(tmp_path / "relay.token"), key_text)
     idp.fault(endpoint="token", mode="status", status=503, count=-1)
     before = open(path, "rb").read()
-    rc, out = playbook("""
-- hosts: h0
-  gather_facts: false
-  tasks:
-    - ansible.builtin.debug:
-        msg: "{{ lookup('xoauth2.mail.oauth_token', '%(path)s', encryption_key='%(key)s', ca_path='%(ca)s',
-                 retries=1, timeout=10) }}"
-""" % dict(path=path, key=key_text, ca=stack.ca_file))
+    rc, out = playbook(debug_lookup_play(stack, path, key_text, ", retries=1, timeout=10"))
     assert rc != 0 and "error_category=temporary" in out, out[-2000:]
     assert stack.clients["relay-app"] not in out
     assert open(path, "rb").read() == before

@@ -5,8 +5,6 @@
 """Run our modules the way Ansible runs them on a host: a process with JSON arguments."""
 from __future__ import annotations
 
-import base64
-import os
 import subprocess
 
 import pytest
@@ -23,10 +21,13 @@ def run_module(tmp_path):
 
 
 @pytest.fixture
-def key_text():
-    return base64.b64encode(os.urandom(32)).decode()
+def token_path(tmp_path):
+    return str(tmp_path / "mailbox.token")
 
 
 @pytest.fixture
-def token_path(tmp_path):
-    return str(tmp_path / "mailbox.token")
+def app_args(stack, key_text, token_path):
+    """App-only token (client credentials) from the generic OIDC provider."""
+    return dict(path=token_path, provider="oidc", authority=stack.issuer, client_id="relay-app",
+                client_secret=stack.clients["relay-app"], scopes=["mail.send"], username="alice@example.test",
+                encryption_key=key_text, ca_path=stack.ca_file, timeout=10, retries=3)

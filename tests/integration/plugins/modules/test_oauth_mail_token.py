@@ -20,14 +20,6 @@ MODULE = "oauth_mail_token"
 
 
 @pytest.fixture
-def app_args(stack, key_text, token_path):
-    """App-only token (client credentials) from the generic OIDC provider."""
-    return dict(path=token_path, provider="oidc", authority=stack.issuer, client_id="relay-app",
-                client_secret=stack.clients["relay-app"], scopes=["mail.send"], username="alice@example.test",
-                encryption_key=key_text, ca_path=stack.ca_file, timeout=10, retries=3)
-
-
-@pytest.fixture
 def delegated_args(stack, idp, key_text, token_path):
     """Delegated token seeded from a real grant's refresh token."""
     minted = idp.mint(client_id="device-public", account="alice@example.test",

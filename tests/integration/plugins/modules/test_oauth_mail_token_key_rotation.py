@@ -26,11 +26,9 @@ def key_id_of(path):
 
 
 @pytest.fixture
-def old_args(stack, key_text, token_path):
+def old_args(app_args):
     """An app-only token from the real provider, sealed with the old key (key_text)."""
-    return dict(path=token_path, provider="oidc", authority=stack.issuer, client_id="relay-app",
-                client_secret=stack.clients["relay-app"], scopes=["mail.send"], username="alice@example.test",
-                encryption_key=key_text, ca_path=stack.ca_file, timeout=10, retries=3)
+    return app_args
 
 
 @pytest.fixture

@@ -28,16 +28,6 @@ def lookup():
     return plugin
 
 
-@pytest.fixture
-def key():
-    return os.urandom(32)
-
-
-@pytest.fixture
-def key_text(key):
-    return base64.b64encode(key).decode()
-
-
 def write_token(path, key, expires_in=3600, username="alice@example.test"):
     now = time.time()
     record = TokenRecord().with_grant(

@@ -4,23 +4,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
-import base64
 import json
 import os
 
 import pytest
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
-
-
-@pytest.fixture
-def key():
-    return os.urandom(32)
-
-
-@pytest.fixture
-def key_text(key):
-    return base64.b64encode(key).decode()
 
 
 @pytest.fixture
