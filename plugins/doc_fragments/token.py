@@ -46,8 +46,8 @@ options:
       - Stored inside the encrypted token file so that the token can be renewed later (by the lookup or the relay
         helper) without repeating it.
       - An empty (or blank) string is refused with an error naming this option, before any request, so that an empty
-        vault variable is noticed; leave the option out instead. The same holds for O(refresh_token),
-        O(client_certificate_password) and O(service_account_key).
+        vault variable is noticed; leave the option out instead. The same holds for the other credentials (a refresh
+        token, the password of O(client_certificate), a service account key).
     type: str
   client_certificate:
     description:

@@ -212,11 +212,25 @@ options:
     default: false
   mode:
     description:
-      - The permissions of the token file and its side files, octal (V('0640')) or symbolic (V(u=rw,g=r)), as
-        M(ansible.builtin.file) takes them. A symbolic mode is applied to V(0600) for a new file.
+      - The permissions of the token file and its side files, octal (V(0640), quoted in YAML) or symbolic
+        (V(u=rw,g=r)), as M(ansible.builtin.file) takes them. A symbolic mode is applied to V(0600) for a new file.
       - A wrong mode fails before anything is written or requested, naming this option.
     type: raw
     default: '0600'
+  owner:
+    description:
+      - Name or ID of the user that should own the token file and its side files.
+      - When the module runs as root and the token's folder belongs to another user, the files belong to that user;
+        O(owner) must then name that user or be left out.
+  group:
+    description:
+      - Name or ID of the group of the token file and its side files.
+      - When the module runs as root and the token's folder belongs to another user, O(group) must be one of that
+        user's groups.
+  unsafe_writes:
+    description:
+      - Ignored. The token file and its side files are always replaced atomically (a temporary file, then a
+        rename), since a half-written token file would lose the refresh token.
 seealso:
   - name: Device code sign-in
     description: What a person sees and does when O(flow=device_code) asks for a sign-in.
