@@ -45,7 +45,9 @@ options:
       - Client secret of a confidential application. Its value, not its ID.
       - Stored inside the encrypted token file so that the token can be renewed later (by the lookup or the relay
         helper) without repeating it.
-      - An empty string counts as not given.
+      - An empty (or blank) string is refused with an error naming this option, before any request, so that an empty
+        vault variable is noticed; leave the option out instead. The same holds for the other credentials (a refresh
+        token, the password of O(client_certificate), a service account key).
     type: str
   client_certificate:
     description:

@@ -12,8 +12,10 @@ opened relative to a descriptor of the folder, never following a link
 file is checked with ``fstat`` before it is used: a regular file, one link,
 owned by us, by the folder's owner or by the configured owner. Files are
 created exclusively (``O_CREAT | O_EXCL``), and only a file just created is
-given its mode and owner, through its descriptor. Renames and unlinks are
-relative to the folder too; neither follows a link.
+given its mode and owner, through its descriptor. Attributes a caller sets by
+path later (the module's file arguments) are set only on a checked file, as
+the folder's owner (``apply_by_path``). Renames and unlinks are relative to
+the folder too; neither follows a link.
 """
 
 from __future__ import annotations
@@ -216,26 +218,30 @@ class Folder:
         # A rename is durable only once the folder entry is on disk.
         os.fsync(self.fd)
 
-    def set_attributes(self, name: str, what: str, mode: int, uid: Optional[int], gid: Optional[int]) -> bool:
-        """Give an existing, checked file ``mode``/owner through its descriptor; True when something changed."""
+    def apply_by_path(self, name: str, what: str, apply: Callable[[str], bool]) -> bool:
+        """``apply(path)`` on an existing file that passed the checks, run as the folder's owner.
+
+        For the attributes the caller sets by path (Ansible's file arguments: symbolic modes, SELinux).
+        The checked file stays open, so its inode cannot be reused meanwhile; afterwards the name must
+        still lead to it, alone. Acting as the folder's owner, a link planted in between reaches only
+        what that owner could reach anyway. False when there is no such file.
+        """
         fd = self.open(name, what)
         if fd is None:
             return False
         try:
+            checked = os.fstat(fd)
             with acting_as(self.acting):
-                st = os.fstat(fd)
-                changed = False
-                if stat.S_IMODE(st.st_mode) != mode:
-                    os.fchmod(fd, mode)
-                    changed = True
-                if (uid is not None and st.st_uid != uid) or (gid is not None and st.st_gid != gid):
-                    os.fchown(fd, -1 if uid is None else uid, -1 if gid is None else gid)
-                    changed = True
-                return changed
+                changed = bool(apply(self.full(name)))
+                now = os.stat(name, dir_fd=self.fd, follow_symlinks=False)
         except OSError as exc:
-            raise StorageError("Cannot set the owner or mode of the %s %s: %s" % (what, self.full(name), _reason(exc)))
+            raise StorageError("Cannot set the attributes of the %s %s: %s" % (what, self.full(name), _reason(exc)))
         finally:
             os.close(fd)
+        if (now.st_dev, now.st_ino) != (checked.st_dev, checked.st_ino) or now.st_nlink != 1:
+            raise StorageError("The %s %s was replaced while its attributes were set; check the folder."
+                               % (what, self.full(name)))
+        return changed
 
     # -- names -----------------------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ import base64
 import binascii
 import json
 import os
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence
 
 from ._atomic_write import write_atomic
 from ._crypto import key_id, seal, unseal
@@ -234,11 +234,15 @@ class TokenFile:
                 names += folder.temp_names(self._names(), only_dead=False)
             return [folder.full(name) for name in names]
 
-    def apply_attributes(self) -> bool:
-        """Give the existing token and side files this file's mode/owner/group; True when one changed."""
+    def apply_attributes(self, apply: Callable[[str], bool]) -> bool:
+        """``apply(path)`` on the token file and each side file that is there; True when one changed.
+
+        ``apply`` sets attributes by path (the module's file arguments); each file is checked first and the
+        call is made as the folder's owner (``Folder.apply_by_path``).
+        """
         changed = False
         with self._folder() as folder:
             for name in self._names():
                 what = "token file" if name == self.name else "side file"
-                changed = folder.set_attributes(name, what, self.mode, self.uid, self.gid) or changed
+                changed = folder.apply_by_path(name, what, apply) or changed
         return changed

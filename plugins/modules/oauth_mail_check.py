@@ -24,13 +24,9 @@ description:
 author:
   - xoauth2.mail contributors (@xoauth2)
 extends_documentation_fragment:
+  - xoauth2.mail.attributes
   - xoauth2.mail.token
 attributes:
-  action_group:
-    description: Use C(group/xoauth2.mail.oauth) in C(module_defaults) to set the provider, client and key options once.
-    support: full
-    membership:
-      - xoauth2.mail.oauth
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
@@ -235,22 +231,14 @@ error_category:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.xoauth2.mail.plugins.module_utils._dependencies import MissingDependency, require
-from ansible_collections.xoauth2.mail.plugins.module_utils._errors import ConfigurationError, OAuthMailError
-from ansible_collections.xoauth2.mail.plugins.module_utils._fresh_token import error_result
+from ansible_collections.xoauth2.mail.plugins.module_utils._ansible_module import OAuthMailModule
+from ansible_collections.xoauth2.mail.plugins.module_utils._dependencies import require
+from ansible_collections.xoauth2.mail.plugins.module_utils._errors import ConfigurationError
 from ansible_collections.xoauth2.mail.plugins.module_utils._mail_login import check_login
-from ansible_collections.xoauth2.mail.plugins.module_utils._options import (
-    getter_from_dict,
-    keys_from_options,
-    settings_from_options,
-    token_argument_spec,
-)
 
 
 def argument_spec():
-    return token_argument_spec(
+    return OAuthMailModule.generate_argspec(
         # only renewals of an existing file: its stored flow is used
         without=("flow",),
         protocol=dict(type="str", required=True, choices=["imap", "smtp"]),
@@ -271,12 +259,10 @@ def token_from_file(module):
     from ansible_collections.xoauth2.mail.plugins.module_utils._session import TokenSession
     from ansible_collections.xoauth2.mail.plugins.module_utils._token_file import TokenFile
 
-    get = getter_from_dict(module.params)
-    require("cryptography")
-    key, previous = keys_from_options(get)
+    key, previous = module.token_keys()
     # A check reads a file during a key rotation too; it never re-seals it (that is oauth_mail_token's change).
     token_file = TokenFile(module.params["token_file"], key, previous_keys=previous)
-    settings = settings_from_options(get)
+    settings = module.token_settings()
     settings.username = None  # username here only chooses the login, not which token
     session = TokenSession(settings, token_file, provider_factory=create_provider, rekey=False)
     outcome = fresh_record(session, module.params["min_validity"], check_mode=module.check_mode, option="token_file")
@@ -286,10 +272,27 @@ def token_from_file(module):
     return record.access_token, record.meta.get("username"), outcome.action
 
 
+def login_token(module):
+    """(token, username, what was done to the token file); a core error is raised."""
+    params = module.params
+    token_action = "none"
+    if params["token_file"]:
+        token, stored_username, token_action = token_from_file(module)
+    else:
+        token, stored_username = params["access_token"], None
+    username = params["username"] or stored_username
+    if not username:
+        raise ConfigurationError(
+            "username is required: the token file names no mailbox (or access_token was given).",
+            option="username")
+    if params["protocol"] == "imap":
+        require("imapclient")
+    return token, username, token_action
+
+
 def main():
-    module = AnsibleModule(
+    module = OAuthMailModule(
         argument_spec=argument_spec(),
-        supports_check_mode=True,
         mutually_exclusive=[("token_file", "access_token"), ("encryption_key", "encryption_key_file")],
         required_one_of=[("token_file", "access_token")],
     )
@@ -299,21 +302,8 @@ def main():
     if protocol != "smtp" and (params["send_test_to"] or params["send_test_from"]):
         module.fail_json(msg="send_test_to and send_test_from are for protocol=smtp only.",
                          error_category="configuration")
-    token_action = "none"
-    try:
-        if params["token_file"]:
-            token, stored_username, token_action = token_from_file(module)
-        else:
-            token, stored_username = params["access_token"], None
-        username = params["username"] or stored_username
-        if not username:
-            raise ConfigurationError(
-                "username is required: the token file names no mailbox (or access_token was given).",
-                option="username")
-        if protocol == "imap":
-            require("imapclient")
-    except (MissingDependency, OAuthMailError) as error:
-        module.fail_json(authenticated=False, token_sent=False, **error_result(error, missing_required_lib))
+    with module.reporting_core_errors(authenticated=False, token_sent=False):
+        token, username, token_action = login_token(module)
 
     result = check_login(
         protocol, params["host"], params["port"], security, username, token,

@@ -25,6 +25,8 @@ author:
   - xoauth2.mail contributors (@xoauth2)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.files
+  - xoauth2.mail.attributes
   - xoauth2.mail.token
   - xoauth2.mail.notify
 notes:
@@ -38,8 +40,8 @@ notes:
     key, and removed when the sign-in ends; only the user code and the verification URL reach the controller.
   - The token file and the files beside it (C(.bak), C(.status), C(.lock), C(.device), temporary files) are never
     opened through a symbolic link. A link, a FIFO, a file with a second hard link or a file owned by another user
-    where one of them should be is refused (C(error_category=storage)) and left as it is. Owner and mode are set only
-    on files the module has just created, or through the descriptor of a file that passed these checks.
+    where one of them should be is refused (C(error_category=storage)) and left as it is. Owner and mode are given
+    to a new file through its descriptor, and to an existing one only once it passed these checks (see below).
   - Running as root, the module refuses a token folder that its group or others can write, sticky bit or not, because
     such a user could plant links there. The error names O(path).
   - Running as root with a token folder owned by another user (the C(xoauth2.mail.relay_helper) role makes the folder
@@ -47,6 +49,11 @@ notes:
     and groups; the real uid stays root). The files are then created owned by that user without any chown. O(owner)
     must be that user or be left out, and O(group) one of its groups. Files outside the folder (the key file, a client
     certificate, CA files) are read as root.
+  - The file options (O(mode), O(owner), O(group), the SELinux options and O(attributes)) apply to the token file
+    and each of its side files. New files are made with O(mode) and O(owner)/O(group) through their descriptor; on
+    existing files the options are set by path, only after the file passed the checks above (a regular file, one
+    link, a trusted owner), acting as the folder's owner when it is another user, and the name must still lead to
+    that file afterwards. In check mode they are not compared.
   - Notices (O(notify_command), O(notify_webhook_url)) are sent once per state change, whichever process records
     it (this module, the lookup, the relay helper); the decision is made under the token's lock and kept in
     C(<path>.status). A run that keeps a valid token also sends a notice left pending by an earlier failed attempt
@@ -55,11 +62,6 @@ notes:
     one sign-in only and the next sign-in writes it with the current key. C(<path>.bak) is re-sealed with the
     token.
 attributes:
-  action_group:
-    description: Use C(group/xoauth2.mail.oauth) in C(module_defaults) to set the provider, client and key options once.
-    support: full
-    membership:
-      - xoauth2.mail.oauth
   action:
     description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
     support: full
@@ -208,23 +210,27 @@ options:
         logs. Set C(no_log) to C(true) on the task (see the examples); without it the module warns.
     type: bool
     default: false
+  mode:
+    description:
+      - The permissions of the token file and its side files, octal (V(0640), quoted in YAML) or symbolic
+        (V(u=rw,g=r)), as M(ansible.builtin.file) takes them. A symbolic mode is applied to V(0600) for a new file.
+      - A wrong mode fails before anything is written or requested, naming this option.
+    type: raw
+    default: '0600'
   owner:
     description:
       - Name or ID of the user that should own the token file and its side files.
       - When the module runs as root and the token's folder belongs to another user, the files belong to that user;
         O(owner) must then name that user or be left out.
-    type: str
   group:
     description:
       - Name or ID of the group of the token file and its side files.
       - When the module runs as root and the token's folder belongs to another user, O(group) must be one of that
         user's groups.
-    type: str
-  mode:
+  unsafe_writes:
     description:
-      - Permissions of the token file and its side files, as an octal string.
-    type: str
-    default: '0600'
+      - Ignored. The token file and its side files are always replaced atomically (a temporary file, then a
+        rename), since a half-written token file would lose the refresh token.
 seealso:
   - name: Device code sign-in
     description: What a person sees and does when O(flow=device_code) asks for a sign-in.
@@ -305,12 +311,12 @@ EXAMPLES = r"""
 - name: The same for Microsoft 365, from a controller without a browser (paste the redirected address)
   xoauth2.mail.oauth_mail_token:
     path: /var/lib/xoauth2-relay/scanner.token
-    provider: microsoft
-    tenant_id: contoso.onmicrosoft.com
-    client_id: 22222222-2222-2222-2222-222222222222
     flow: auth_code
     auth_code_mode: paste
     auth_code_redirect_uri: http://localhost:8400/
+    provider: microsoft
+    tenant_id: contoso.onmicrosoft.com
+    client_id: 22222222-2222-2222-2222-222222222222
     username: scanner@contoso.com
     encryption_key_file: /etc/xoauth2/token.key
 
@@ -505,50 +511,38 @@ error_code:
   sample: invalid_grant (AADSTS700082)
 """
 
-import grp
 import os
-import pwd
 import time
+from dataclasses import replace
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
+from ansible_collections.xoauth2.mail.plugins.module_utils._ansible_module import DEFAULT_MODE, OAuthMailModule
 from ansible_collections.xoauth2.mail.plugins.module_utils._auth_code_flow import (
     AuthCodeSignIn,
     SignInStore,
     check_redirect_uri,
     parse_redirect,
 )
-from ansible_collections.xoauth2.mail.plugins.module_utils._dependencies import MissingDependency, require
-from ansible_collections.xoauth2.mail.plugins.module_utils._device_flow import PENDING, PendingStore, poll_until
-from ansible_collections.xoauth2.mail.plugins.module_utils._errors import OAuthMailError, ReauthRequired
-from ansible_collections.xoauth2.mail.plugins.module_utils._folder_owner import prepare_folder
-from ansible_collections.xoauth2.mail.plugins.module_utils._retry import with_retries
-from ansible_collections.xoauth2.mail.plugins.module_utils._options import (
-    NOTICE_ARGUMENT_SPEC,
-    TOKEN_ARGUMENT_SPEC,
-    getter_from_dict,
-    keys_from_options,
-    notifier_from_options,
-    settings_from_options,
-)
 from ansible_collections.xoauth2.mail.plugins.module_utils._crypto import key_id
-from ansible_collections.xoauth2.mail.plugins.module_utils._session import KEEP, REFRESH, TokenSession
+from ansible_collections.xoauth2.mail.plugins.module_utils._device_flow import PENDING, PendingStore, poll_until
+from ansible_collections.xoauth2.mail.plugins.module_utils._errors import ConfigurationError, OAuthMailError, ReauthRequired
+from ansible_collections.xoauth2.mail.plugins.module_utils._folder_owner import prepare_folder
+from ansible_collections.xoauth2.mail.plugins.module_utils._fresh_token import create_provider
+from ansible_collections.xoauth2.mail.plugins.module_utils._options import NOTICE_ARGUMENT_SPEC, notifier_from_options
+from ansible_collections.xoauth2.mail.plugins.module_utils._retry import with_retries
+from ansible_collections.xoauth2.mail.plugins.module_utils._session import KEEP, REFRESH, Outcome, TokenSession
 from ansible_collections.xoauth2.mail.plugins.module_utils._token_file import TokenFile
 from ansible_collections.xoauth2.mail.plugins.module_utils._token_record import TokenRecord
 
 
 def argument_spec():
-    spec = dict(TOKEN_ARGUMENT_SPEC)
-    spec.update(NOTICE_ARGUMENT_SPEC)
-    spec.update(
+    # owner, group and the SELinux options come with add_file_common_args; mode is given its default here.
+    return OAuthMailModule.generate_argspec(
         path=dict(type="path", required=True),
         state=dict(type="str", default="present", choices=["present", "refreshed", "absent"]),
         refresh_token=dict(type="str", no_log=True),
         username=dict(type="str"),
         return_token=dict(type="bool", default=False),
-        owner=dict(type="str"),
-        group=dict(type="str"),
-        mode=dict(type="str", default="0600"),
+        mode=dict(type="raw", default=DEFAULT_MODE),
         device_code_timeout=dict(type="int", default=900),
         device_code_step=dict(type="str", choices=["start", "poll"]),
         auth_code_mode=dict(type="str", default="listener", choices=["listener", "paste"]),
@@ -558,57 +552,51 @@ def argument_spec():
         auth_code_response=dict(type="str", no_log=True),
         service_account_key=dict(type="jsonarg", no_log=True),
         service_account_key_file=dict(type="path", no_log=False),
+        **NOTICE_ARGUMENT_SPEC
     )
-    return spec
 
 
 # Longest single wait of a poll step; the action plugin calls again until the sign-in ends.
 DEVICE_POLL_WINDOW = 60
 
 
-def parse_mode(module):
-    text = str(module.params["mode"]).strip()
-    try:
-        mode = int(text, 8)
-    except ValueError:
-        mode = -1
-    if not 0 <= mode <= 0o7777:
-        module.fail_json(msg="mode must be an octal string such as '0600', got %r." % text, error_category="configuration")
-    return mode
+def main():
+    module = OAuthMailModule(
+        argument_spec=argument_spec(),
+        add_file_common_args=True,
+        mutually_exclusive=[("encryption_key", "encryption_key_file"), ("client_secret", "client_certificate"),
+                            ("service_account_key", "service_account_key_file")],
+        required_if=[
+            ("state", "present", ("encryption_key", "encryption_key_file"), True),
+            ("state", "refreshed", ("encryption_key", "encryption_key_file"), True),
+        ],
+    )
+    with module.reporting_core_errors(path=os.path.abspath(module.params["path"])):
+        result = run(module)
+    module.exit_json(**result)
 
 
-def resolve_id(module, option, lookup):
-    value = module.params[option]
-    if value is None or value == "":
-        return None
-    if str(value).isdigit():
-        return int(value)
-    try:
-        return lookup(value)
-    except KeyError:
-        module.fail_json(msg="%s %r does not exist on the managed host." % (option, value), error_category="configuration")
-
-
-def create_provider(settings, credential):
-    # Imported only when a token is renewed: the no-change path stays light.
-    from ansible_collections.xoauth2.mail.plugins.module_utils._providers import create_provider as create
-    return create(settings, credential)
-
-
-def fail(module, error, **extra):
-    module.fail_json(msg=str(error), **dict(error.to_dict(), **extra))
-
-
-def apply_attributes(module, token_file, changed):
-    """owner/group/mode on the token and its side files when they were not rewritten.
-
-    Atomic writes set them already; this covers a changed owner or mode on a valid token.
-    Done through checked descriptors (never a path that could be a planted link).
-    """
-    try:
-        return token_file.apply_attributes() or changed
-    except OAuthMailError as error:
-        fail(module, error, path=token_file.path)
+def run(module):
+    """The task's result, whichever way it goes; a core error is raised for main to report."""
+    params = module.params
+    mode = module.creation_mode()
+    # As root: refuse a folder others can write; in another user's folder, work as that user.
+    uid, gid = prepare_folder(params["path"], *module.owner_ids())
+    if params["state"] == "absent":
+        return remove(module, TokenFile(params["path"], None, mode, uid, gid))
+    key, previous = module.token_keys()
+    token_file = TokenFile(params["path"], key, mode, uid, gid, previous_keys=previous)
+    session = TokenSession(module.token_settings(), token_file, provider_factory=create_provider,
+                           notifier=notifier_from_options(module.option, token_file.path))
+    sign_in = SIGN_INS.get(params["flow"])
+    if sign_in is None:
+        outcome = session.ensure_valid(
+            params["min_validity"], force=params["state"] == "refreshed", check_mode=module.check_mode)
+    else:
+        outcome = sign_in(module, session).run()
+        if not isinstance(outcome, Outcome):
+            return outcome  # a sign-in waits for a person (or was dropped)
+    return finish(module, session, outcome)
 
 
 def metadata_before_removal(token_file):
@@ -622,74 +610,26 @@ def metadata_before_removal(token_file):
 
 def remove(module, token_file):
     """state=absent: the token file, every side file and leftover temp files; links are removed, not followed."""
-    try:
-        existing = token_file.existing_files(temps=True)
-    except OAuthMailError as error:
-        fail(module, error, path=token_file.path)
+    existing = token_file.existing_files(temps=True)
     before = metadata_before_removal(token_file)
     if existing and not module.check_mode:
-        try:
-            token_file.remove()
-        except OAuthMailError as error:
-            fail(module, error, path=token_file.path)
-    module.exit_json(
+        token_file.remove()
+    return dict(
         changed=bool(existing), path=token_file.path, action="removed" if existing else "none",
         reason="removed %s" % ", ".join(existing) if existing else "no token file",
         diff=dict(before=dict(before, path=token_file.path) if existing else {}, after={}),
     )
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(),
-        supports_check_mode=True,
-        mutually_exclusive=[("encryption_key", "encryption_key_file"), ("client_secret", "client_certificate"),
-                            ("service_account_key", "service_account_key_file")],
-        required_if=[
-            ("state", "present", ("encryption_key", "encryption_key_file"), True),
-            ("state", "refreshed", ("encryption_key", "encryption_key_file"), True),
-        ],
-    )
-    params = module.params
-    mode = parse_mode(module)
-    uid = resolve_id(module, "owner", lambda name: pwd.getpwnam(name).pw_uid)
-    gid = resolve_id(module, "group", lambda name: grp.getgrnam(name).gr_gid)
-    try:
-        # As root: refuse a folder others can write; in another user's folder, work as that user.
-        uid, gid = prepare_folder(params["path"], uid, gid)
-    except OAuthMailError as error:
-        fail(module, error, path=os.path.abspath(params["path"]))
-
-    if params["state"] == "absent":
-        remove(module, TokenFile(params["path"], None, mode, uid, gid))
-
-    get = getter_from_dict(params)
-    try:
-        require("cryptography")
-        key, previous = keys_from_options(get)
-        token_file = TokenFile(params["path"], key, mode, uid, gid, previous_keys=previous)
-        session = TokenSession(settings_from_options(get), token_file, provider_factory=create_provider,
-                               notifier=notifier_from_options(get, token_file.path))
-        if params["flow"] == "device_code":
-            outcome = device_code(module, session, PendingStore(params["path"], token_file.key, mode, uid, gid))
-        elif params["flow"] == "auth_code":
-            outcome = auth_code(module, session, SignInStore(params["path"], token_file.key, mode, uid, gid))
-        else:
-            outcome = session.ensure_valid(
-                params["min_validity"], force=params["state"] == "refreshed", check_mode=module.check_mode)
-    except MissingDependency as missing:
-        module.fail_json(msg=missing_required_lib(missing.requirement, reason=missing.reason),
-                         exception=missing.import_traceback, error_category="configuration")
-    except OAuthMailError as error:
-        fail(module, error, path=os.path.abspath(params["path"]))
-    finish(module, token_file, session, outcome)
-
-
-def finish(module, token_file, session, outcome):
+def finish(module, session, outcome):
+    """The result of a run that ends with a token: file arguments applied, pending notice sent."""
+    token_file = session.token_file
     changed = outcome.changed
-    if os.path.exists(token_file.path) and not module.check_mode:
-        changed = apply_attributes(module, token_file, changed)
     if not module.check_mode:
+        if os.path.exists(token_file.path):
+            # Atomic writes set mode and owner already; this covers new file arguments on a valid token,
+            # and SELinux contexts. Each file is checked first (no link, one name) and set as the folder's owner.
+            changed = token_file.apply_attributes(module.file_attributes_setter()) or changed
         # a notice left pending (an earlier failed send, or recorded by a process without notice settings)
         outcome.warnings.append(session.deliver_pending_notice())
     for warning in filter(None, outcome.warnings):
@@ -697,11 +637,12 @@ def finish(module, token_file, session, outcome):
     if module.params["return_token"] and not module.no_log:
         module.warn("return_token=true puts the access token into this task's result, which -v output, callbacks "
                     "and logs show: set no_log: true on the task.")
-    module.exit_json(**result(module, token_file, session, outcome, changed))
+    return result(module, token_file, session, outcome, changed)
 
 
 def usable_token(module, session):
-    """An Outcome when the token is kept or could be refreshed, else (None, why a person must sign in)."""
+    """(Outcome, None) when the token is kept or could be refreshed, else (None, the decision a person must
+    sign in for: its reason and the settings a sign-in uses)."""
     params = module.params
     min_validity = params["min_validity"]
     force = params["state"] == "refreshed"
@@ -712,122 +653,135 @@ def usable_token(module, session):
         try:
             return session.ensure_valid(min_validity, force=force), None
         except ReauthRequired as error:
-            return None, "the stored grant was refused (%s): a person must sign in again" % (
-                error.code or error.message)
-    return None, decision.reason
+            return None, replace(decision, reason="the stored grant was refused (%s): a person must sign in again"
+                                 % (error.code or error.message))
+    return None, decision
 
 
-def device_code(module, session, store):
-    """flow=device_code: keep or refresh a usable token, else start (step start) or finish (step poll) a sign-in.
+class SignIn:
+    """A sign-in that needs a person, driven in steps by the action plugin.
 
-    Exits the module itself while a sign-in is pending; returns an Outcome when a token is there.
+    Step start keeps or refreshes a usable token, or starts a sign-in and keeps it sealed beside the token;
+    the finishing step completes it with the provider and saves the grant. A failed finish ends the sign-in
+    and leaves the token file untouched. Subclasses say how each step talks to the provider.
     """
-    params = module.params
-    if params["device_code_step"] == "poll":
-        return device_poll(module, session, store)
-    outcome, reason = usable_token(module, session)
-    if outcome is not None:
+
+    step_option = finish_step = what = action = pending_flag = prompt_key = waiting = ""
+    store_class = PendingStore
+
+    def __init__(self, module, session):
+        self.module, self.params, self.session = module, module.params, session
+        token_file = session.token_file
+        self.store = self.store_class(token_file.path, token_file.key, token_file.mode, token_file.uid, token_file.gid)
+
+    def run(self):
+        """An Outcome when a token is there, else the result of a pending (or dropped) sign-in."""
+        step = self.params[self.step_option]
+        if step == "abort":
+            return self.abort()
+        if step == self.finish_step:
+            return self.finish()
+        outcome, decision = usable_token(self.module, self.session)
+        if outcome is not None:
+            return outcome
+        # No usable token: a person must sign in. Start here, on the host that will keep the token.
+        settings = decision.settings
+        pending = self.begin(self.provider(settings), settings)
+        pending.identity = settings.identity()
+        self.store.save(pending)
+        return self.pending_result(pending, True, "%s; %s" % (decision.reason, self.waiting))
+
+    def finish(self):
+        pending = self.store.load()
+        if pending is None:
+            raise ConfigurationError("No %s is pending for %s. Run the task again: its action plugin starts one."
+                                     % (self.what, self.session.token_file.path))
+        try:
+            grant = self.complete(self.provider(self.session.settings.resolved(pending.identity)), pending)
+        except OAuthMailError as error:
+            # Denied, expired, timed out or refused: this sign-in is over. The token file is untouched.
+            self.store.remove()
+            self.session.record_failure(error)
+            raise
+        if grant is None:
+            self.store.save(pending)  # keeps the pace (interval after slow_down, last poll) for the next step
+            return self.pending_result(pending, False, self.waiting)
+        outcome = self.session.store_grant(grant, self.params["min_validity"], self.signed_in(pending))
+        self.store.remove()
         return outcome
-    # No usable token: a person must sign in. Start here, on the host that will keep the token.
-    settings = session.resolved
-    provider = create_provider(settings, {"secret": settings.client_secret} if settings.client_secret else None)
 
-    def attempt(seconds_left):
-        provider.session.timeout = seconds_left
-        return provider.start_device_flow()
+    def abort(self):
+        removed = self.store.remove()
+        return dict(changed=False, path=self.session.token_file.path, action="none",
+                    reason="the %s was abandoned%s" % (self.what, "" if removed else " (none was pending)"))
 
-    authorization = with_retries(attempt, int(settings.retries), float(settings.timeout))
-    authorization.timeout = params["device_code_timeout"]
-    authorization.identity = settings.identity()
-    store.save(authorization)
-    module.exit_json(
-        changed=True, path=session.token_file.path, action="device_code_pending",
-        reason="%s; waiting for a person to sign in with the device code" % reason,
-        device_pending=True, device_authorization=authorization.prompt())
+    def pending_result(self, pending, changed, reason):
+        return {"changed": changed, "path": self.session.token_file.path, "action": self.action, "reason": reason,
+                self.pending_flag: True, self.prompt_key: pending.prompt()}
+
+    @staticmethod
+    def provider(settings):
+        return create_provider(settings, {"secret": settings.client_secret} if settings.client_secret else None)
+
+    @staticmethod
+    def retried(provider, settings, call):
+        """``call()`` with the retries and the overall timeout of the settings."""
+        def attempt(seconds_left):
+            provider.session.timeout = seconds_left
+            return call()
+        return with_retries(attempt, int(settings.retries), float(settings.timeout))
 
 
-def device_poll(module, session, store):
-    params = module.params
-    authorization = store.load()
-    if authorization is None:
-        module.fail_json(
-            msg="No device sign-in is pending for %s. Run the task again: its action plugin starts one."
-            % session.token_file.path, error_category="configuration", path=session.token_file.path)
-    settings = session.settings.resolved(authorization.identity)
-    provider = create_provider(settings, {"secret": settings.client_secret} if settings.client_secret else None)
-    try:
+class DeviceCodeSignIn(SignIn):
+    """flow=device_code: the device authorization grant (RFC 8628); the finishing step polls."""
+
+    store_class, step_option, finish_step = PendingStore, "device_code_step", "poll"
+    what, action, pending_flag, prompt_key, waiting = (
+        "device sign-in", "device_code_pending", "device_pending", "device_authorization",
+        "waiting for a person to sign in with the device code")
+
+    def begin(self, provider, settings):
+        authorization = self.retried(provider, settings, provider.start_device_flow)
+        authorization.timeout = self.params["device_code_timeout"]
+        return authorization
+
+    @staticmethod
+    def complete(provider, authorization):
+        """The grant, or None while the person has not answered yet."""
         status, grant = poll_until(provider.poll_device_flow, authorization, DEVICE_POLL_WINDOW)
-    except OAuthMailError as error:
-        # Denied, expired, timed out or refused: this sign-in is over. The token file is untouched.
-        store.remove()
-        session.record_failure(error)
-        raise
-    if status == PENDING:
-        store.save(authorization)  # keeps the pace (interval after slow_down, last poll) for the next step
-        module.exit_json(
-            changed=False, path=session.token_file.path, action="device_code_pending",
-            reason="waiting for a person to sign in with the device code",
-            device_pending=True, device_authorization=authorization.prompt())
-    outcome = session.store_grant(
-        grant, params["min_validity"], "a person signed in with the device code %s" % authorization.user_code)
-    store.remove()
-    return outcome
+        return None if status == PENDING else grant
+
+    @staticmethod
+    def signed_in(authorization):
+        return "a person signed in with the device code %s" % authorization.user_code
 
 
-def auth_code(module, session, store):
-    """flow=auth_code: keep or refresh a usable token, else start a browser sign-in (step start), redeem its
-    answer (step finish) or drop it (step abort). Exits the module itself while a sign-in is pending."""
-    params = module.params
-    if params["auth_code_step"] == "abort":
-        removed = store.remove()
-        module.exit_json(changed=False, path=session.token_file.path, action="none",
-                         reason="the browser sign-in was abandoned%s" % ("" if removed else " (none was pending)"))
-    if params["auth_code_step"] == "finish":
-        return auth_code_finish(module, session, store)
-    outcome, reason = usable_token(module, session)
-    if outcome is not None:
-        return outcome
-    check_redirect_uri(params["auth_code_redirect_uri"])
-    settings = session.resolved
-    provider = create_provider(settings, {"secret": settings.client_secret} if settings.client_secret else None)
-    signin = AuthCodeSignIn.new(params["auth_code_redirect_uri"])
-    signin.timeout = params["auth_code_timeout"]
-    signin.identity = settings.identity()
+class BrowserSignIn(SignIn):
+    """flow=auth_code: the authorization code grant with PKCE; the finishing step redeems the answer."""
 
-    def attempt(seconds_left):
-        provider.session.timeout = seconds_left
-        return provider.start_auth_code(signin)
+    store_class, step_option, finish_step = SignInStore, "auth_code_step", "finish"
+    what, action, pending_flag, prompt_key, waiting = (
+        "browser sign-in", "auth_code_pending", "signin_pending", "signin", "waiting for a person to sign in with a browser")
 
-    with_retries(attempt, int(settings.retries), float(settings.timeout))
-    store.save(signin)
-    module.exit_json(
-        changed=True, path=session.token_file.path, action="auth_code_pending",
-        reason="%s; waiting for a person to sign in with a browser" % reason,
-        signin_pending=True, signin=signin.prompt())
+    def begin(self, provider, settings):
+        check_redirect_uri(self.params["auth_code_redirect_uri"])
+        signin = AuthCodeSignIn.new(self.params["auth_code_redirect_uri"])
+        signin.timeout = self.params["auth_code_timeout"]
+        self.retried(provider, settings, lambda: provider.start_auth_code(signin))
+        return signin
 
-
-def auth_code_finish(module, session, store):
-    params = module.params
-    signin = store.load()
-    if signin is None:
-        module.fail_json(
-            msg="No browser sign-in is pending for %s. Run the task again: its action plugin starts one."
-            % session.token_file.path, error_category="configuration", path=session.token_file.path)
-    settings = session.settings.resolved(signin.identity)
-    try:
+    def complete(self, provider, signin):
         signin.check_not_expired(time.time())
-        code = parse_redirect(params["auth_code_response"], signin.state, signin.redirect_uri)
-        provider = create_provider(settings, {"secret": settings.client_secret} if settings.client_secret else None)
+        code = parse_redirect(self.params["auth_code_response"], signin.state, signin.redirect_uri)
         # One attempt: a code is single-use, and a replayed one makes servers revoke what it granted.
-        grant = provider.redeem_auth_code(signin, code)
-    except OAuthMailError as error:
-        # Denied, timed out, wrong state or refused: this sign-in is over. The token file is untouched.
-        store.remove()
-        session.record_failure(error)
-        raise
-    outcome = session.store_grant(grant, params["min_validity"], "a person signed in with a browser")
-    store.remove()
-    return outcome
+        return provider.redeem_auth_code(signin, code)
+
+    @staticmethod
+    def signed_in(signin):
+        return "a person signed in with a browser"
+
+
+SIGN_INS = {"device_code": DeviceCodeSignIn, "auth_code": BrowserSignIn}
 
 
 def result(module, token_file, session, outcome, changed):

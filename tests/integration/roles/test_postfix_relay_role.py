@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -107,4 +108,19 @@ def test_role_starts_the_instance_and_leaves_the_callers_handlers_alone(tmp_path
     assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-2000:]
     assert re.search(r"reload the Postfix instance if it runs\] \**\nchanged: \[localhost\]", second.stdout), \
         second.stdout[-4000:]
+    assert running(relay_dir)
+
+
+def test_a_myorigin_file_that_is_missing_falls_back_to_the_hosts_fqdn(tmp_path, relay_dir):
+    # Debian 13's pristine main.cf says myorigin = /etc/mailname, which "No configuration" never writes;
+    # the same here with a file that surely is missing, since this machine may have an /etc/mailname.
+    os.makedirs(relay_dir, mode=0o755)
+    shutil.copy("/usr/share/postfix/main.cf.dist", os.path.join(relay_dir, "main.cf"))
+    with open(os.path.join(relay_dir, "main.cf"), "a", encoding="utf-8") as handle:
+        handle.write("myorigin = /nonexistent-xoauth2/mailname\n")
+    result = play(tmp_path, relay_dir)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    myorigin = subprocess.run(["postconf", "-c", relay_dir, "-h", "myorigin"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    assert myorigin == socket.getfqdn() and not myorigin.startswith("/")
     assert running(relay_dir)

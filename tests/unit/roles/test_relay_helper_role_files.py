@@ -32,7 +32,7 @@ def test_a_required_variable_has_no_default():
 
 
 def test_no_python_program_lives_in_a_yaml_string():
-    # (tasks/install.yml still writes a new key file with a one-line program; see the house-second report)
+    # (every task file: tests/unit/roles/test_relay_helper_make_key.py)
     texts = {}
     for path in glob.glob(os.path.join(ROLE, "vars", "*.yml")) + [os.path.join(ROLE, "tasks", "config.yml")]:
         with open(path, encoding="utf-8") as handle:
