@@ -10,10 +10,12 @@ for Google:
 
 * ``workspace``: a Workspace service account (``flow: service_account``, the stack's JSON key file) acting for
   alice; a message handed to Postfix (``sendmail -C``) reaches alice's inbox through the helper.
-* ``gmail``: a Gmail user's grant (a seeded refresh token) for bob. The grant is revoked at the IdP's
-  Google-style ``/revoke``; the helper's renewal then fails with ``reauth_required``, the account is
-  ``needs_reauth`` and exactly one notice reaches the webhook; the role is run again with a fresh grant (the
-  person signed in again), the next message is delivered and exactly one recovery notice is sent.
+* ``gmail``: a Gmail user's grant for bob, from the browser sign-in (``flow: auth_code``: the play shows the
+  address, the test signs in on the IdP's real pages as a person would, the redirect reaches the controller's
+  loopback listener). The grant is revoked at the IdP's Google-style ``/revoke``; the helper's renewal then
+  fails with ``reauth_required``, the account is ``needs_reauth`` and exactly one notice reaches the webhook;
+  the role is run again, the person signs in again in the browser, the next message is delivered and exactly
+  one recovery notice is sent.
 """
 from __future__ import annotations
 
@@ -23,9 +25,11 @@ import os
 import shutil
 import smtplib
 import socket
+import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from email.message import EmailMessage
@@ -34,8 +38,10 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "relay"))
+sys.path.insert(0, os.path.join(HERE, "..", "plugins", "action"))
 
 import relay_support as rs  # noqa: E402
+from browser_consent import Browser  # noqa: E402
 from notice_receiver import WebhookReceiver  # noqa: E402
 from postfix_instance import POSTFIX, stop_master  # noqa: E402
 
@@ -44,10 +50,10 @@ from ansible_collections.xoauth2.mail.plugins.module_utils._token_file import To
 PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 SERVICE_ACCOUNT = "mail-relay@xoauth2-test.iam.gserviceaccount.com"
-GMAIL_SCOPE = "https://mail.google.com/"
 ALICE, BOB = "alice@example.test", "bob@example.test"
 SECRETS = {"workspace": "google-e2e-only-workspace-secret", "gmail": "google-e2e-only-gmail-secret"}
 WEBHOOK_TOKEN = "google-e2e-webhook-token"
+OPEN = re.compile(r"Open in a browser: (\S+)")
 # app-only clients of the stack that read a mailbox back over IMAP (not the helper's tokens)
 READER = {"alice@example.test": "relay-app", "bob@example.test": "relay-app-bob"}
 
@@ -105,7 +111,8 @@ PLAY = """
             mailbox: {bob}
             client_id: google-desktop
             client_secret: "{{{{ e2e_gmail_client_secret }}}}"
-            refresh_token: "{{{{ e2e_gmail_refresh_token }}}}"
+            flow: auth_code  # a browser sign-in on the controller, as Gmail users need
+            auth_code_timeout: 120
             local_secret: "{{{{ e2e_secrets.gmail }}}}"
 
     - name: Apply xoauth2.mail.postfix_relay on a separate instance
@@ -131,7 +138,7 @@ def _free_port():
 
 
 class Deployment:
-    """The two roles applied into a tmp folder; ``apply`` runs the play (again) with a Gmail refresh token."""
+    """The two roles applied into a tmp folder; ``apply`` runs the play (again), signing bob in when it asks."""
 
     def __init__(self, stack, webhook):
         self.stack = stack
@@ -149,22 +156,39 @@ class Deployment:
                 alice=ALICE, bob=BOB, sa_key=stack.service_account_key_file(SERVICE_ACCOUNT)))
         self.outputs = []
 
-    def apply(self, refresh_token):
+    def apply(self):
+        """Run the play; when it shows a sign-in address, a person signs bob in (a new browser each time)."""
         extra = os.path.join(self.root, "secrets.json")
         fd = os.open(extra, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             json.dump({"e2e_secrets": SECRETS, "e2e_webhook_token": WEBHOOK_TOKEN,
-                       "e2e_gmail_client_secret": self.stack.clients["google-desktop"],
-                       "e2e_gmail_refresh_token": refresh_token}, handle)
+                       "e2e_gmail_client_secret": self.stack.clients["google-desktop"]}, handle)
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".build", "collections"),
                    ANSIBLE_NOCOLOR="1", ANSIBLE_LOCAL_TEMP=os.path.join(self.root, "ansible-tmp"),
                    ANSIBLE_HOME=os.path.join(self.root, "ansible-home"))
-        proc = subprocess.run([PLAYBOOK, "-i", "localhost,", "-e", "@" + extra, self.play], capture_output=True,
-                              stdin=subprocess.DEVNULL, text=True, env=env, cwd=self.root, timeout=900, check=False)
-        output = proc.stdout + proc.stderr
+        proc = subprocess.Popen([PLAYBOOK, "-i", "localhost,", "-e", "@" + extra, self.play], env=env, cwd=self.root,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        lines, urls, errors = [], [], []
+
+        def read():
+            for line in proc.stdout:
+                lines.append(line)
+                match = OPEN.search(line)
+                if match and match.group(1) not in urls:  # shown twice (display, then warning): sign in once
+                    urls.append(match.group(1))
+                    try:
+                        Browser(self.stack.ca_file).sign_in(match.group(1), account=BOB)
+                    except Exception as exc:  # reported below
+                        errors.append(exc)
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        proc.wait(900)
+        reader.join(30)
+        output = "".join(lines)
         self.outputs.append(output)
-        assert proc.returncode == 0, output[-6000:]
-        return output
+        assert proc.returncode == 0 and not errors, (errors, output[-6000:])
+        return urls
 
     def token_file(self, account):
         return os.path.join(self.root, "state", account + ".token")
@@ -209,11 +233,9 @@ def webhook(mail_stack):
 @pytest.fixture(scope="module")
 def deployment(mail_stack, webhook):
     mail_stack.idp.reset()
-    grant = mail_stack.idp.mint(client_id="google-desktop", account=BOB, scope=GMAIL_SCOPE)
     deployed = Deployment(mail_stack, webhook)
     try:
-        deployed.grants = [grant]
-        deployed.apply(grant["refresh_token"])
+        deployed.signins = deployed.apply()
         yield deployed
     finally:
         deployed.close()
@@ -271,6 +293,10 @@ def test_workspace_service_account_mail_through_postfix_and_the_helper_reaches_t
 
 
 def test_revoked_gmail_grant_one_notice_new_sign_in_delivery_and_one_recovery(mail_stack, deployment, webhook):
+    assert len(deployment.signins) == 1  # the first run asked bob to sign in, once
+    record = TokenFile(deployment.token_file("gmail"), deployment.key()).read()
+    assert (record.meta["provider"], record.meta["flow"], record.meta["username"]) == ("google", "auth_code", BOB)
+    assert record.refresh_token
     first = _message(BOB, "google-e2e gmail before %s" % uuid.uuid4().hex)
     assert _submit(deployment, "gmail", first) == {}
     _received(mail_stack, BOB, first)
@@ -294,9 +320,12 @@ def test_revoked_gmail_grant_one_notice_new_sign_in_delivery_and_one_recovery(ma
     states = {a["account"]: a["state"] for a in deployment.status()["accounts"]}
     assert states == {"workspace": "valid", "gmail": "needs_reauth"}, states
 
-    # The person signs in again: a fresh grant, handed to the role's token task (the seeded-grant path)
-    grant = mail_stack.idp.mint(client_id="google-desktop", account=BOB, scope=GMAIL_SCOPE)
-    deployment.apply(grant["refresh_token"])
+    # The fix: run the role again; its token task asks for a new sign-in, and the person signs in in the browser
+    counted = mail_stack.idp.counters()["token_by_grant_type"].get("authorization_code", 0)
+    assert len(deployment.apply()) == 1
+    assert mail_stack.idp.counters()["token_by_grant_type"]["authorization_code"] == counted + 1
+    renewed = TokenFile(deployment.token_file("gmail"), deployment.key()).read()
+    assert renewed.refresh_token and renewed.refresh_token != record.refresh_token
     notices = webhook.wait(2)
     assert [(n["account"], n["state"]) for n in notices] == [("gmail", "needs_reauth"), ("gmail", "valid")]
     assert notices[1]["previous_state"] == "needs_reauth"
@@ -306,6 +335,7 @@ def test_revoked_gmail_grant_one_notice_new_sign_in_delivery_and_one_recovery(ma
     _received(mail_stack, BOB, after)
     time.sleep(3)  # several periodic checks of the helper: nothing is announced twice
     assert len(webhook.requests) == 2 and len(webhook.delivered) == 2
-    for secret in (grant["refresh_token"], record.access_token, WEBHOOK_TOKEN, SECRETS["gmail"]):
+    for secret in (record.refresh_token, renewed.refresh_token, renewed.access_token, record.access_token,
+                   WEBHOOK_TOKEN, SECRETS["gmail"]):
         assert secret not in deployment.helper_log
         assert all(secret not in output for output in deployment.outputs)
