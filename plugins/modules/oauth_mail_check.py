@@ -50,7 +50,7 @@ options:
   host:
     description:
       - The mail server.
-      - Default, the provider's own server for O(protocol): with O(provider=google) C(imap.gmail.com) (993, V(tls))
+      - Default, the provider's own server for O(protocol). With O(provider=google) C(imap.gmail.com) (993, V(tls))
         and C(smtp.gmail.com) (587, V(starttls)); with O(provider=microsoft) C(outlook.office365.com) (993, V(tls))
         and C(smtp.office365.com) (587, V(starttls)). The provider is O(provider), else the one stored in
         O(token_file). Required with O(provider=oidc).
