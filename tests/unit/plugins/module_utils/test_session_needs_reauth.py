@@ -29,7 +29,7 @@ def _session(tmp_path, refresh_token="rt-1", **meta):
     record = make_record(now=time.time(), refresh_token=refresh_token)
     record.meta.update(meta)
     token_file.replace(record)
-    settings = TokenSettings(**dict(SETTINGS, flow=meta.get("flow", SETTINGS["flow"])))
+    settings = TokenSettings(**{**SETTINGS, "flow": meta.get("flow", SETTINGS["flow"])})
     return TokenSession(settings, token_file), record
 
 

@@ -36,7 +36,7 @@ def test_upstream_keys_without_host_change_only_their_part(tmp_path):
 
 
 def test_a_given_host_wins_over_the_provider(tmp_path):
-    _, upstream = _upstream(tmp_path, provider="google", upstream={"host": "127.0.0.1", "port": 1587})
+    upstream = _upstream(tmp_path, provider="google", upstream={"host": "127.0.0.1", "port": 1587})[1]
     assert upstream == ("127.0.0.1", 1587, "starttls")
 
 
