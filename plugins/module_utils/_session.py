@@ -25,7 +25,7 @@ from ._crypto import key_id
 from ._errors import ConfigurationError, OAuthMailError, ReauthRequired, StorageError
 from ._retry import with_retries
 from ._settings import DELEGATED_FLOWS, TokenSettings
-from ._status_file import deliver_pending, notice_due, record_failure, record_success
+from ._status_file import NEEDS_REAUTH, deliver_pending, notice_due, read_status, record_failure, record_success
 from ._token_file import TokenFile
 from ._token_record import TokenGrant, TokenRecord
 
@@ -153,6 +153,10 @@ class TokenSession:
             return (renew, "the client credential changed")
         if force:
             return (renew, "refresh requested")
+        if read_status(self.token_file.status_path, self.token_file.uid).get("state") == NEEDS_REAUTH:
+            # The provider refused this grant (e.g. revoked): the token is not kept just because it has not
+            # expired yet, so re-running the task asks for the new sign-in the notice told the person to do.
+            return (renew, "the last renewal found the grant refused (needs_reauth)")
         if not record.is_valid_for(min_validity, self.clock()):
             return (renew, "the token expires within min_validity (%d s)" % min_validity)
         return (KEEP, "the token is valid for %d s more" % record.seconds_left(self.clock()))

@@ -46,12 +46,15 @@ options:
   host:
     description:
       - The mail server.
+      - Default, the provider's own server for O(protocol). With O(provider=google) C(imap.gmail.com) (993, V(tls))
+        and C(smtp.gmail.com) (587, V(starttls)); with O(provider=microsoft) C(outlook.office365.com) (993, V(tls))
+        and C(smtp.office365.com) (587, V(starttls)). The provider is O(provider), else the one stored in
+        O(token_file). Required with O(provider=oidc).
     type: str
-    required: true
   port:
     description:
       - The server port. Default 993 (IMAP, V(tls)), 143 (IMAP, V(starttls)), 465 (SMTP, V(tls)), 587 (SMTP,
-        V(starttls)).
+        V(starttls)); the provider's own port when O(host) is its default.
     type: int
   security:
     description:
@@ -131,6 +134,12 @@ EXAMPLES = r"""
         token_file: /var/lib/xoauth2-relay/scanner.token
         encryption_key_file: /etc/xoauth2/token.key
         send_test_to: postmaster@contoso.com
+
+- name: Check a Gmail token file at Gmail's own IMAP server (imap.gmail.com:993, from the stored provider google)
+  xoauth2.mail.oauth_mail_check:
+    protocol: imap
+    token_file: /var/lib/xoauth2-relay/reports.token
+    encryption_key_file: /etc/xoauth2/token.key
 
 - name: Check a token obtained elsewhere, and report instead of failing
   xoauth2.mail.oauth_mail_check:
@@ -235,6 +244,7 @@ from ansible_collections.xoauth2.mail.plugins.module_utils._ansible_module impor
 from ansible_collections.xoauth2.mail.plugins.module_utils._dependencies import require
 from ansible_collections.xoauth2.mail.plugins.module_utils._errors import ConfigurationError
 from ansible_collections.xoauth2.mail.plugins.module_utils._mail_login import check_login
+from ansible_collections.xoauth2.mail.plugins.module_utils._provider_endpoints import resolve_server
 
 
 def argument_spec():
@@ -242,7 +252,7 @@ def argument_spec():
         # only renewals of an existing file: its stored flow is used
         without=("flow",),
         protocol=dict(type="str", required=True, choices=["imap", "smtp"]),
-        host=dict(type="str", required=True),
+        host=dict(type="str"),
         port=dict(type="int"),
         security=dict(type="str", choices=["tls", "starttls"]),
         username=dict(type="str"),
@@ -269,17 +279,20 @@ def token_from_file(module):
     for warning in outcome.warnings:
         module.warn(warning)
     record = outcome.record
-    return record.access_token, record.meta.get("username"), outcome.action
+    return record.access_token, record.meta.get("username"), outcome.action, record.meta.get("provider")
 
 
 def login_token(module):
-    """(token, username, what was done to the token file); a core error is raised."""
+    """(token, username, what was done to the token file, server); a core error is raised."""
     params = module.params
     token_action = "none"
     if params["token_file"]:
-        token, stored_username, token_action = token_from_file(module)
+        token, stored_username, token_action, stored_provider = token_from_file(module)
     else:
-        token, stored_username = params["access_token"], None
+        token, stored_username, stored_provider = params["access_token"], None, None
+    # without host: the provider's own server (imap.gmail.com, smtp.office365.com...)
+    server = resolve_server(params["protocol"], params["host"], params["port"], params["security"],
+                            params["provider"] or stored_provider)
     username = params["username"] or stored_username
     if not username:
         raise ConfigurationError(
@@ -287,7 +300,7 @@ def login_token(module):
             option="username")
     if params["protocol"] == "imap":
         require("imapclient")
-    return token, username, token_action
+    return token, username, token_action, server
 
 
 def main():
@@ -298,15 +311,14 @@ def main():
     )
     params = module.params
     protocol = params["protocol"]
-    security = params["security"] or ("tls" if protocol == "imap" else "starttls")
     if protocol != "smtp" and (params["send_test_to"] or params["send_test_from"]):
         module.fail_json(msg="send_test_to and send_test_from are for protocol=smtp only.",
                          error_category="configuration")
     with module.reporting_core_errors(authenticated=False, token_sent=False):
-        token, username, token_action = login_token(module)
+        token, username, token_action, server = login_token(module)
 
     result = check_login(
-        protocol, params["host"], params["port"], security, username, token,
+        protocol, server.host, server.port, server.security, username, token,
         validate_certs=params["validate_certs"], ca_path=params["ca_path"], timeout=params["timeout"],
         send_test_to=None if module.check_mode else params["send_test_to"], send_test_from=params["send_test_from"])
     data = result.to_dict()

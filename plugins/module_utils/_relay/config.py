@@ -21,6 +21,8 @@ from typing import Any, Dict, List, Optional, Tuple
 from .._crypto import read_key_file
 from .._dependencies import MissingDependency, require, require_installed
 from .._errors import OAuthMailError
+from .._provider_endpoints import default_port, mail_server, providers_with_servers
+from .._settings import PROVIDERS
 from .auth_guard import AuthSettings
 from .secrets import SecretVerifier, parse_hash
 
@@ -59,6 +61,8 @@ class Account:
     verifier: SecretVerifier = field(repr=False)
     provider_ca_file: Optional[str] = None
     min_validity: int = 600
+    # the token's identity provider, when given: it chooses the upstream defaults (smtp.gmail.com...)
+    provider: Optional[str] = None
     key: bytes = field(default=b"", repr=False)
     # keys of a rotation in progress (the key file's lines after the first): read, never written
     previous_keys: List[bytes] = field(default_factory=list, repr=False)
@@ -133,7 +137,7 @@ _AUTH = {"failure_delay": (0, 30, False), "max_delay": (0, 300, False), "lockout
          "lockout_time": (0, 86400, False), "log_interval": (1, 86400, False), "hash_workers": (1, 16, True),
          "max_unauthenticated": (1, 100000, True)}
 _ACCOUNT = {"name", "username", "token_file", "key_file", "upstream", "local_username", "local_secret",
-            "local_secret_file", "local_secret_hash", "provider_ca_file", "min_validity"}
+            "local_secret_file", "local_secret_hash", "provider_ca_file", "min_validity", "provider"}
 _UPSTREAM = {"host", "port", "security", "ca_file", "server_hostname"}
 
 
@@ -208,13 +212,21 @@ def parse_listen(text: str, allow_non_loopback: bool) -> Tuple[str, int]:
     return host, port_number
 
 
-def _upstream(data, where) -> Upstream:
+def _upstream(data, where, provider=None) -> Upstream:
+    """The upstream server; without ``host``, the provider's own (smtp.gmail.com:587 for google...)."""
     _check_keys(data, _UPSTREAM, where)
-    security = _str(data, "security", where, default="starttls")
+    host = _str(data, "host", where)
+    server = None
+    if host is None:
+        server = mail_server(provider, "smtp")
+        if server is None:
+            raise ConfigError(where + ".host", "is required (only a provider of %s has a default upstream; "
+                                               "provider is %s)" % (providers_with_servers(), provider or "not set"))
+        host = server.host
+    security = _str(data, "security", where, default=server.security if server else "starttls")
     if security not in SECURITY:
         raise ConfigError(where + ".security", "must be starttls or tls (a token never goes over plaintext)")
-    host = _str(data, "host", where, required=True)
-    port = _num(data, "port", where, 587 if security == "starttls" else 465, 1, True, 65535)
+    port = _num(data, "port", where, default_port("smtp", security, server), 1, True, 65535)
     ca_file = _str(data, "ca_file", where)
     if ca_file:
         ca_file = _readable(ca_file, where + ".ca_file")
@@ -269,14 +281,15 @@ def _account(data, index, default_min_validity, seen_names, seen_users) -> Accou
     provider_ca = _str(data, "provider_ca_file", where)
     if provider_ca:
         provider_ca = _readable(provider_ca, where + ".provider_ca_file")
-    if "upstream" not in data:
-        raise ConfigError(where + ".upstream", "is required")
-    upstream = _upstream(data["upstream"], where + ".upstream")
+    provider = _str(data, "provider", where)
+    if provider is not None and provider not in PROVIDERS:
+        raise ConfigError(where + ".provider", "must be one of %s" % ", ".join(PROVIDERS))
+    upstream = _upstream(data.get("upstream", {}), where + ".upstream", provider)
     min_validity = _num(data, "min_validity", where, default_min_validity, 0, True)
     username = _str(data, "username", where)
     account = Account(name=name, username=username, token_file=token_file, key_file=key_file,
                       upstream=upstream, local_username=local_username, verifier=verifier,
-                      provider_ca_file=provider_ca, min_validity=min_validity, key=key,
+                      provider_ca_file=provider_ca, min_validity=min_validity, provider=provider, key=key,
                       previous_keys=previous_keys)
     account.fingerprint = (username, token_file, key, tuple(previous_keys), provider_ca, min_validity,
                            upstream.host, upstream.port, upstream.security, upstream.ca_file,

@@ -100,7 +100,8 @@ def _token_state(account, record, side: Dict[str, Any], info: Dict[str, Any],
                  now: float) -> Tuple[Dict[str, Any], int]:
     seconds = info["expires_in"]
     meta = record.meta
-    renewable = bool(record.refresh_token) or meta.get("flow") == "client_credentials"
+    # app-only tokens and Google service accounts (a new signed assertion) renew without a refresh token
+    renewable = bool(record.refresh_token) or meta.get("flow") in ("client_credentials", "service_account")
     if side.get("state") == "needs_reauth" and info["consecutive_failures"]:
         info.update(state="needs_reauth",
                     message="the grant is gone: sign in again (oauth_mail_token with a new refresh token "

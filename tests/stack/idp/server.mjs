@@ -6,6 +6,7 @@
 //   /idp/...        the provider (issuer = https://HOST:PORT/idp)
 //   /interaction/.. our own minimal login + consent pages (device flow)
 //   /control/...    JSON control API for tests (counters, faults, mint, revoke)
+//   /idp/revoke     Google's revocation endpoint (token=, no client authentication, revokes the whole grant)
 //
 // Configuration comes from the environment (see tests/stack/stack.py):
 //   IDP_HOST, IDP_PORT, IDP_ISSUER, IDP_TLS_CERT, IDP_TLS_KEY, IDP_FIXTURES,
@@ -34,6 +35,11 @@ const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 const SERVICE_ACCOUNTS = fixtures.service_accounts || {};
 const TOKEN_URL = `${ISSUER}/token`;
+// Clients that behave like Google's: the "google" ones of the fixtures and every service account.
+const GOOGLE_CLIENTS = new Set([
+  ...Object.entries(CLIENTS).filter(([, c]) => c.google).map(([id]) => id),
+  ...Object.values(SERVICE_ACCOUNTS).map((sa) => sa.client_id),
+]);
 
 // ---------------------------------------------------------------- settings
 const DEFAULT_SETTINGS = Object.freeze({
@@ -64,7 +70,8 @@ function classify(method, p) {
     case '/.well-known/openid-configuration':
     case '/.well-known/oauth-authorization-server': return 'discovery';
     case '/token/introspection': return 'introspection';
-    case '/token/revocation': return 'revocation';
+    case '/token/revocation':
+    case '/revoke': return 'revocation';
     case '/device/auth': return 'device_authorization';
     case '/jwks': return 'jwks';
     case '/me': return 'userinfo';
@@ -449,7 +456,8 @@ async function mint({ client_id: clientId = 'device-public', account = 'alice@ex
     scope: at.scope,
     grant_id: grantId,
   };
-  if (scopes.has('offline_access') && client.grantTypeAllowed('refresh_token')) {
+  // Google gives a refresh token (access_type=offline) without an offline_access scope
+  if ((scopes.has('offline_access') || GOOGLE_CLIENTS.has(clientId)) && client.grantTypeAllowed('refresh_token')) {
     const rt = new provider.RefreshToken({
       accountId: account, client, grantId, gty, scope: [...scopes].filter((s) => grant.getOIDCScope().includes(s)).join(' '),
       iiat: Math.floor(Date.now() / 1000),
@@ -658,6 +666,43 @@ async function jwtBearer(res, form) {
   return sendJson(res, 200, { access_token: accessToken, expires_in: at.expiration, token_type: 'Bearer' });
 }
 
+// ------------------------------------------------------ revocation (Google)
+// Google's https://oauth2.googleapis.com/revoke: POST token=<access or refresh token> (form, or query), no
+// client authentication; it ends the whole grant. A refresh afterwards answers invalid_grant "Token has been
+// expired or revoked." (as for a refresh token that died after 7 days in "Testing"). Only the tokens of
+// Google-flavoured clients (GOOGLE_CLIENTS) are known to this endpoint; oidc-provider's RFC 7009 endpoint
+// (/idp/token/revocation) serves the others.
+const GOOGLE_DEAD_GRANT = { error: 'invalid_grant', error_description: 'Token has been expired or revoked.' };
+const GOOGLE_UNKNOWN_TOKEN = { error: 'invalid_token', error_description: 'Token expired or revoked' };
+
+// The token's live grant id, or null (unknown token, another client's, expired, or its grant is gone).
+async function liveGoogleGrant(value, models) {
+  if (!value) return null;
+  for (const model of models) {
+    const t = await model.find(String(value));
+    if (t && GOOGLE_CLIENTS.has(t.clientId) && t.grantId && await provider.Grant.find(t.grantId)) return t.grantId;
+  }
+  return null;
+}
+
+async function googleRevoke(req, res, url, form) {
+  if (req.method !== 'POST') return sendJson(res, 405, { error: 'invalid_request', error_description: 'Use POST.' });
+  const grantId = await liveGoogleGrant(form.token || url.searchParams.get('token'),
+    [provider.AccessToken, provider.RefreshToken]);
+  if (!grantId) return sendJson(res, 400, GOOGLE_UNKNOWN_TOKEN);
+  const { removed } = revokeWhere((pl) => pl.grantId === grantId || pl.jti === grantId);
+  console.log(`google revoke: grant ended, ${removed} entries removed`);
+  return sendJson(res, 200, {});
+}
+
+// Google's answer to a refresh with a dead refresh token, before oidc-provider words it its own way.
+async function googleRefreshRefused(req, form) {
+  if (form.grant_type !== 'refresh_token' || !GOOGLE_CLIENTS.has(clientIdOf(req, form))) return false;
+  const rt = await provider.RefreshToken.find(String(form.refresh_token || ''));
+  if (rt && rt.consumed) return false; // a replayed rotated token: oidc-provider's reuse detection answers
+  return !(await liveGoogleGrant(form.refresh_token, [provider.RefreshToken]));
+}
+
 async function handle(req, res) {
   const started = process.hrtime.bigint();
   const url = new URL(req.url, 'https://internal');
@@ -701,6 +746,8 @@ async function handle(req, res) {
   }
 
   if (endpoint === 'token' && isForm && form.grant_type === JWT_BEARER_GRANT) return jwtBearer(res, form);
+  if (endpoint === 'token' && isForm && await googleRefreshRefused(req, form)) return sendJson(res, 400, GOOGLE_DEAD_GRANT);
+  if (p === `${MOUNT}/revoke`) return googleRevoke(req, res, url, form);
   if (p === MOUNT || p.startsWith(`${MOUNT}/`)) {
     if (endpoint === 'token' && isForm) {
       const relaxed = await relaxRefreshScope(form);
