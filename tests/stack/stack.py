@@ -57,6 +57,13 @@ from stack_config import (  # noqa: E402,F401
 from stack_env import stack_variables  # noqa: E402
 from stack_layout import StackLayout  # noqa: E402
 
+# What other code imports from this module (the split moved these into the service files).
+__all__ = [
+    "ACCOUNTS", "CLIENT_MAILBOXES", "CLIENTS", "DEFAULT_DIR", "DEFAULT_PORTS", "DeviceApprovalError", "FIXTURES",
+    "FIXTURES_FILE", "HOST", "IDP_DIR", "IdpControl", "MAIL_GROUP", "MAIL_USER", "SERVICE_ACCOUNTS", "Stack",
+    "StackError", "sasl_initial",
+]
+
 
 def service_accounts_public_keys() -> str:
     return service_accounts.PUBLIC_KEYS

@@ -88,8 +88,11 @@ def test_browser_sign_in_on_the_listener_then_silent_refresh(stack, idp, browser
     assert idp.counters()["token_by_grant_type"].get("authorization_code") == 1
     # Later runs: no prompt; refreshed renews silently with the stored refresh token.
     idp.reset()
-    assert_later_runs_are_silent(lambda state: Play(tmp_path, signin_task(stack, token_path, key_text, provider,
-                                                                        state=state)))
+
+    def later_run(state):
+        return Play(tmp_path, signin_task(stack, token_path, key_text, provider, state=state))
+
+    assert_later_runs_are_silent(later_run)
     assert idp.counters()["token_by_grant_type"] == {"refresh_token": 1}
 
 

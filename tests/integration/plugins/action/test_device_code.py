@@ -74,8 +74,11 @@ def test_approved_sign_in_then_silent_refresh(stack, idp, key_text, tmp_path, to
     assert info["active"] is True and info["username"] == ALICE
     # Later runs: no prompt. Present keeps it, refreshed refreshes it silently.
     idp.reset()
-    assert_later_runs_are_silent(lambda state: Play(tmp_path, device_task(stack, token_path, key_text, provider,
-                                                                        state=state)))
+
+    def later_run(state):
+        return Play(tmp_path, device_task(stack, token_path, key_text, provider, state=state))
+
+    assert_later_runs_are_silent(later_run)
     counters = idp.counters()
     assert counters["device_authorization"] == 0 and counters["token"] == 1
 
