@@ -104,8 +104,8 @@ def _token_state(account, record, side: Dict[str, Any], info: Dict[str, Any],
     renewable = bool(record.refresh_token) or meta.get("flow") in ("client_credentials", "service_account")
     if side.get("state") == "needs_reauth" and info["consecutive_failures"]:
         info.update(state="needs_reauth",
-                    message="the grant is gone: sign in again (oauth_mail_token with a new refresh token "
-                            "or the device-code flow)")
+                    message="the grant is gone: sign in again (oauth_mail_token with flow auth_code or "
+                            "device_code, or a new refresh token)")
         return info, CRITICAL
     if info["consecutive_failures"]:
         usable = seconds > 0
