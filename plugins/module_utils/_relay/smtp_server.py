@@ -36,6 +36,8 @@ MAX_AUTH_FAILURES = 3
 AUTH_MECHANISMS = ("PLAIN", "LOGIN")
 # after our last words, a client that does not read them loses the connection anyway
 CLOSE_GRACE = 5.0
+# replies held for commands a client pipelined (RFC 2920) are sent at the latest at this size
+MAX_HELD_REPLIES = 4096
 _ids = itertools.count(1)
 
 
@@ -80,6 +82,9 @@ class Session:
         self.idle = False
         self.expired = False  # the session reached timeouts.session: it ends after this transaction
         self.messages = 0
+        self.loopback = _is_loopback(self.peer)  # the peer does not change: decided once
+        self._held: List[bytes] = []  # replies to pipelined commands, sent together
+        self._held_size = 0
         self._timers: List[asyncio.TimerHandle] = []
         self._reset_transaction()
 
@@ -95,22 +100,37 @@ class Session:
 
     @property
     def secure(self) -> bool:
-        return bool(self.stream.tls_version()) or _is_loopback(self.peer)
+        return self.loopback or bool(self.stream.tls_version())
 
     # -- I/O ---------------------------------------------------------------
     async def reply(self, data) -> None:
+        """Send a reply; while the client has more commands waiting (it pipelines, RFC 2920),
+        hold it and send it with the replies to those: one write for a MAIL, RCPT, DATA group."""
         if isinstance(data, Reply):
             data = data.wire()
         elif isinstance(data, str):
             data = (data + "\r\n").encode("utf-8", "surrogateescape")
-        self.stream.write(data)
+        if self.stream.has_line() and self._held_size + len(data) <= MAX_HELD_REPLIES:
+            self._held.append(data)
+            self._held_size += len(data)
+            return
+        self.stream.write(self._with_held(data))
         await self.stream.drain()
 
+    def _with_held(self, data: bytes) -> bytes:
+        if not self._held:
+            return data
+        self._held.append(data)
+        data = b"".join(self._held)
+        self._held, self._held_size = [], 0
+        return data
+
     async def readline(self, timeout: float) -> bytes:
+        """A whole line from the client within ``timeout``; else 421 and the end."""
         try:
             line = await self.stream.readline(timeout)
         except asyncio.TimeoutError:
-            await self._say_and_close("421 4.4.2 %s Timeout, closing connection" % self.config.hostname)
+            self._expire("client_timeout", "421 4.4.2 %s Timeout, closing connection" % self.config.hostname)
             raise ClientGone()
         if not line:
             raise ClientGone()
@@ -122,11 +142,14 @@ class Session:
     def _close_with(self, text: str) -> None:
         """Last words, then close, without waiting: callable from timers and from shutdown."""
         try:
-            self.stream.write((text + "\r\n").encode("utf-8", "surrogateescape"))
+            self.stream.write(self._with_held((text + "\r\n").encode("utf-8", "surrogateescape")))
         except Exception:
             pass
         self.stream.close()  # sends what is buffered first
-        asyncio.get_running_loop().call_later(CLOSE_GRACE, _abort_quietly, self.stream)
+        if self.stream.unsent():
+            # only a client that does not read its last words needs the timer (which holds the
+            # stream, and its buffers, until it fires)
+            asyncio.get_running_loop().call_later(CLOSE_GRACE, _abort_quietly, self.stream)
 
     # -- deadlines that no trickle of bytes can extend ---------------------------
     def _start_deadlines(self) -> None:
@@ -164,19 +187,16 @@ class Session:
         ``timeouts.command`` for it, as upstream would give us, not ``timeouts.client``."""
         timeouts = self.config.timeouts
         timeout = timeouts.command if self.upstream is not None else timeouts.client
-        timer = asyncio.get_running_loop().call_later(
-            timeout, self._expire, "client_timeout", "421 4.4.2 %s Timeout, closing connection"
-            % self.config.hostname)
         self.idle = self.mail_from is None
         try:
+            # one deadline for the whole line (a trickle of bytes does not extend it)
             raw = await self.readline(timeout)
             if not raw.endswith(b"\n"):
-                while raw and not raw.endswith(b"\n"):
+                while raw and not raw.endswith(b"\n"):  # the rest of an overlong line
                     raw = await self.readline(timeout)
                 await self.reply("500 5.5.6 Line too long")
                 return None
         finally:
-            timer.cancel()
             self.idle = False
         if len(raw) > MAX_COMMAND_LINE:
             await self.reply("500 5.5.6 Line too long")
@@ -215,6 +235,11 @@ class Session:
         finally:
             self._cancel_deadlines()
             await self._drop_upstream(abort=True)
+            if self._held:  # replies still held when the session ended another way
+                try:
+                    self.stream.write(self._with_held(b""))
+                except Exception:
+                    pass
             self.stream.close()
 
     async def _one_command(self) -> bool:
