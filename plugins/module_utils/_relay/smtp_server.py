@@ -95,6 +95,8 @@ class Session:
         # MAIL sent upstream without waiting (upstream PIPELINING): its reply is read with the first RCPT
         self.mail_command: Optional[str] = None
         self.mail_pending = False
+        # DATA sent upstream with MAIL and the first RCPT (the client pipelined it): its reply is unread
+        self.data_pending = False
         self.mail_refusal: Optional[Reply] = None
         self.started = 0.0
 
@@ -262,7 +264,8 @@ class Session:
         conn, self.upstream = self.upstream, None
         if conn is None:
             return
-        if abort:
+        if abort or self.data_pending:  # an unread answer to DATA: RSET would read it as its own
+            self.data_pending = False
             conn.abort()
             self.pool.release(conn, reusable=False)
             return
@@ -493,9 +496,14 @@ class Session:
         return reply
 
     async def _pending_mail_reply(self, rcpt_line: str):
-        """(mail reply, rcpt reply) for a pipelined MAIL and the first RCPT, or None after replying."""
+        """(mail reply, rcpt reply) for a pipelined MAIL and the first RCPT, or None after replying.
+
+        When the client pipelined DATA right after this RCPT, DATA goes upstream in the same
+        write (MAIL, RCPT, DATA: one write, one round trip); its reply is read by ``smtp_DATA``."""
         conn = self.upstream
-        data = ("%s\r\n%s\r\n" % (self.mail_command, rcpt_line)).encode("utf-8", "surrogateescape")
+        with_data = self.stream.next_line_is(b"DATA\r\n")
+        data = ("%s\r\n%s\r\n%s" % (self.mail_command, rcpt_line, "DATA\r\n" if with_data else "")).encode(
+            "utf-8", "surrogateescape")
         try:
             conn.stream.write(data)
             mail_reply = await read_reply(conn.stream, self.config.timeouts.command)
@@ -503,6 +511,7 @@ class Session:
                 # the server timed the pooled connection out just now: nothing committed, replay
                 raise StreamClosed("upstream closed the idle connection (%s)" % mail_reply.summary())
             rcpt_reply = await read_reply(conn.stream, self.config.timeouts.command)
+            self.data_pending = with_data
         except (StreamClosed, asyncio.TimeoutError, UpstreamError, OSError) as exc:
             self.mail_pending = False
             if not conn.reused:
@@ -627,13 +636,17 @@ class Session:
         if self.mail_from is None or self.upstream is None:
             return await self.reply("503 5.5.1 Need MAIL command")
         if not self.accepted:
+            if self.data_pending:
+                await self._refused_early_data()
             return await self.reply("554 5.5.1 No valid recipients")
-        # Ask upstream for DATA now and read the client's message meanwhile: upstream's 354
-        # is there by the time the first chunk of the message is, which takes a round trip
-        # off every message.
+        # Ask upstream for DATA now (unless it went with MAIL and RCPT) and read the client's
+        # message meanwhile: upstream's 354 is there by the time the first chunk of the message
+        # is, which takes a round trip off every message.
         conn = self.upstream
         try:
-            conn.stream.write(b"DATA\r\n")
+            if not self.data_pending:
+                conn.stream.write(b"DATA\r\n")
+            self.data_pending = False  # the body's sender reads upstream's answer
         except StreamClosed as exc:
             await self._drop_upstream(abort=True)
             return await self._upstream_lost(exc)
@@ -655,6 +668,17 @@ class Session:
         if self.relay.draining:
             await self._say_and_close("421 4.3.2 %s Service shutting down" % self.config.hostname)
             return False
+
+    async def _refused_early_data(self) -> None:
+        """Upstream's answer to a DATA sent with no recipient accepted: read, never answered with a body."""
+        self.data_pending = False
+        try:
+            reply = await read_reply(self.upstream.stream, self.config.timeouts.command)
+        except (StreamClosed, asyncio.TimeoutError, UpstreamError, OSError):
+            reply = None
+        if reply is None or reply.code == 354:  # lost, or a server ready for a message nobody gets
+            await self._drop_upstream(abort=True)
+            self._reset_transaction()
 
     async def _refuse_body(self, framer: BodyFramer):
         """A message refused locally; upstream was cut off before its final dot, so nothing went."""

@@ -165,6 +165,10 @@ class LineStream(asyncio.BufferedProtocol):
     def has_buffered(self) -> bool:
         return bool(self._buffer)
 
+    def next_line_is(self, line: bytes) -> bool:
+        """The next buffered line is ``line`` (ASCII letters in any case): a client pipelined it."""
+        return bytes(self._buffer[:len(line)]).upper() == line
+
     def has_line(self) -> bool:
         """A complete line is buffered: reading the next command would not wait."""
         return self._buffer.find(b"\n") >= 0

@@ -135,6 +135,8 @@ class FakeUpstream:
                         rcpts.append(text)
                     await say(refusal or ("250 2.1.5 Ok" if self.mail_reply.startswith("250")
                                           else "503 5.5.1 need MAIL"))
+                elif verb == "DATA" and not rcpts:
+                    await say("554 5.5.1 Error: no valid recipients")  # as Postfix answers
                 elif verb == "DATA":
                     await say(self.data_command_reply)
                     if not self.data_command_reply.startswith("354"):

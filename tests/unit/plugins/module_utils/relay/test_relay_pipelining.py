@@ -34,16 +34,16 @@ def relay(tmp_path):
 
 
 class WriteLog:
-    """Every write the relay makes on the streams it serves clients on (not upstream)."""
+    """Every write the relay makes on the streams it serves clients on (or, ``upstream``, to upstream)."""
 
-    def __init__(self, monkeypatch, relay):
+    def __init__(self, monkeypatch, relay, upstream=False):
         self.writes = []
         upstream_port = relay.upstream.port
         real = LineStream.write
 
         def write(stream, data):
             peer = stream.transport.get_extra_info("peername") if stream.transport else None
-            if not peer or peer[1] != upstream_port:
+            if bool(peer and peer[1] == upstream_port) == upstream:
                 self.writes.append(bytes(data))
             return real(stream, data)
 
@@ -68,6 +68,29 @@ def test_a_pipelined_mail_rcpt_data_group_gets_its_replies_in_order_in_one_write
     assert relay.upstream.messages[-1][2] == b"Subject: t\r\n\r\npipelined\r\n"
 
 
+def test_a_pipelined_mail_rcpt_data_group_goes_upstream_in_one_write(relay, monkeypatch):
+    client = RawClient(relay.port)
+    client.login()
+    client.start_data()  # a first message opens the pooled upstream connection (EHLO, STARTTLS, AUTH)
+    client.send(b"Subject: 1\r\n\r\nfirst\r\n.\r\n")
+    assert client.reply()[0] == 250
+    sent = WriteLog(monkeypatch, relay, upstream=True)
+    client.send(b"MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n")
+    assert [client.reply()[0] for dummy in range(3)] == [250, 250, 354]
+    client.send(b"Subject: t\r\n\r\nhi\r\n.\r\n")
+    assert client.reply()[0] == 250
+    assert sent.writes[0] == b"MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n"
+    assert sent.writes[1:] == [b"Subject: t\r\n\r\nhi\r\n.\r\n"]
+    # the connection is clean for the next message, sent one command at a time
+    assert [client.command(line)[0] for line in (b"MAIL FROM:<alice@example.test>", b"RCPT TO:<carol@example.test>",
+                                                  b"DATA")] == [250, 250, 354]
+    client.send(b"Subject: 2\r\n\r\nagain\r\n.\r\n")
+    assert client.reply()[0] == 250
+    client.close()
+    assert [body for dummy, dummy2, body in relay.upstream.messages[-2:]] == [
+        b"Subject: t\r\n\r\nhi\r\n", b"Subject: 2\r\n\r\nagain\r\n"]
+
+
 def test_an_upstream_refusal_of_one_pipelined_recipient_is_that_rcpt_reply(relay):
     relay.upstream.rcpt_replies["nobody@example.test"] = "550 5.1.1 <nobody@example.test>: unknown user"
     client = RawClient(relay.port)
@@ -90,6 +113,26 @@ def test_a_pipelined_group_whose_only_recipient_is_refused_ends_without_a_messag
     client.login()
     client.send(b"MAIL FROM:<alice@example.test>\r\nRCPT TO:<nobody@example.test>\r\nDATA\r\nNOOP\r\n")
     assert [client.reply()[0] for dummy in range(4)] == [250, 550, 554, 250]
+    # upstream's answer to the early DATA was read: the next transaction gets its own replies
+    assert client.command(b"RSET")[0] == 250
+    client.send(b"MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n")
+    assert [client.reply()[0] for dummy in range(3)] == [250, 250, 354]
+    client.send(b"Subject: t\r\n\r\nafter\r\n.\r\n")
+    assert client.reply()[0] == 250
+    assert client.command(b"QUIT")[0] == 221
+    client.close()
+    assert [body for dummy, dummy2, body in relay.upstream.messages] == [b"Subject: t\r\n\r\nafter\r\n"]
+
+
+def test_a_refused_sender_in_a_pipelined_group_is_every_rcpt_reply_and_data_gets_554(relay):
+    relay.upstream.mail_reply = "553 5.7.1 <alice@example.test>: Sender address rejected"
+    client = RawClient(relay.port)
+    client.login()
+    client.send(b"MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\n"
+                b"RCPT TO:<carol@example.test>\r\nDATA\r\n")
+    replies = [client.reply() for dummy in range(4)]
+    assert [code for code, dummy in replies] == [250, 553, 553, 554]
+    assert "Sender address rejected" in replies[1][1]
     assert client.command(b"QUIT")[0] == 221
     client.close()
     assert relay.upstream.messages == []
