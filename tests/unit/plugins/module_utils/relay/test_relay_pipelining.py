@@ -82,8 +82,8 @@ def test_a_pipelined_mail_rcpt_data_group_goes_upstream_in_one_write(relay, monk
     assert sent.writes[0] == b"MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n"
     assert sent.writes[1:] == [b"Subject: t\r\n\r\nhi\r\n.\r\n"]
     # the connection is clean for the next message, sent one command at a time
-    assert [client.command(line)[0] for line in (b"MAIL FROM:<alice@example.test>", b"RCPT TO:<carol@example.test>",
-                                                  b"DATA")] == [250, 250, 354]
+    one_by_one = (b"MAIL FROM:<alice@example.test>", b"RCPT TO:<carol@example.test>", b"DATA")
+    assert [client.command(line)[0] for line in one_by_one] == [250, 250, 354]
     client.send(b"Subject: 2\r\n\r\nagain\r\n.\r\n")
     assert client.reply()[0] == 250
     client.close()
