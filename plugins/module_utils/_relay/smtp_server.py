@@ -36,6 +36,8 @@ MAX_AUTH_FAILURES = 3
 AUTH_MECHANISMS = ("PLAIN", "LOGIN")
 # after our last words, a client that does not read them loses the connection anyway
 CLOSE_GRACE = 5.0
+# replies held for commands a client pipelined (RFC 2920) are sent at the latest at this size
+MAX_HELD_REPLIES = 4096
 _ids = itertools.count(1)
 
 
@@ -80,6 +82,9 @@ class Session:
         self.idle = False
         self.expired = False  # the session reached timeouts.session: it ends after this transaction
         self.messages = 0
+        self.loopback = _is_loopback(self.peer)  # the peer does not change: decided once
+        self._held: List[bytes] = []  # replies to pipelined commands, sent together
+        self._held_size = 0
         self._timers: List[asyncio.TimerHandle] = []
         self._reset_transaction()
 
@@ -90,27 +95,44 @@ class Session:
         # MAIL sent upstream without waiting (upstream PIPELINING): its reply is read with the first RCPT
         self.mail_command: Optional[str] = None
         self.mail_pending = False
+        # DATA sent upstream with MAIL and the first RCPT (the client pipelined it): its reply is unread
+        self.data_pending = False
         self.mail_refusal: Optional[Reply] = None
         self.started = 0.0
 
     @property
     def secure(self) -> bool:
-        return bool(self.stream.tls_version()) or _is_loopback(self.peer)
+        return self.loopback or bool(self.stream.tls_version())
 
     # -- I/O ---------------------------------------------------------------
     async def reply(self, data) -> None:
+        """Send a reply; while the client has more commands waiting (it pipelines, RFC 2920),
+        hold it and send it with the replies to those: one write for a MAIL, RCPT, DATA group."""
         if isinstance(data, Reply):
             data = data.wire()
         elif isinstance(data, str):
             data = (data + "\r\n").encode("utf-8", "surrogateescape")
-        self.stream.write(data)
+        if self.stream.has_line() and self._held_size + len(data) <= MAX_HELD_REPLIES:
+            self._held.append(data)
+            self._held_size += len(data)
+            return
+        self.stream.write(self._with_held(data))
         await self.stream.drain()
 
+    def _with_held(self, data: bytes) -> bytes:
+        if not self._held:
+            return data
+        self._held.append(data)
+        data = b"".join(self._held)
+        self._held, self._held_size = [], 0
+        return data
+
     async def readline(self, timeout: float) -> bytes:
+        """A whole line from the client within ``timeout``; else 421 and the end."""
         try:
             line = await self.stream.readline(timeout)
         except asyncio.TimeoutError:
-            await self._say_and_close("421 4.4.2 %s Timeout, closing connection" % self.config.hostname)
+            self._expire("client_timeout", "421 4.4.2 %s Timeout, closing connection" % self.config.hostname)
             raise ClientGone()
         if not line:
             raise ClientGone()
@@ -122,11 +144,14 @@ class Session:
     def _close_with(self, text: str) -> None:
         """Last words, then close, without waiting: callable from timers and from shutdown."""
         try:
-            self.stream.write((text + "\r\n").encode("utf-8", "surrogateescape"))
+            self.stream.write(self._with_held((text + "\r\n").encode("utf-8", "surrogateescape")))
         except Exception:
             pass
         self.stream.close()  # sends what is buffered first
-        asyncio.get_running_loop().call_later(CLOSE_GRACE, _abort_quietly, self.stream)
+        if self.stream.unsent():
+            # only a client that does not read its last words needs the timer (which holds the
+            # stream, and its buffers, until it fires)
+            asyncio.get_running_loop().call_later(CLOSE_GRACE, _abort_quietly, self.stream)
 
     # -- deadlines that no trickle of bytes can extend ---------------------------
     def _start_deadlines(self) -> None:
@@ -164,19 +189,16 @@ class Session:
         ``timeouts.command`` for it, as upstream would give us, not ``timeouts.client``."""
         timeouts = self.config.timeouts
         timeout = timeouts.command if self.upstream is not None else timeouts.client
-        timer = asyncio.get_running_loop().call_later(
-            timeout, self._expire, "client_timeout", "421 4.4.2 %s Timeout, closing connection"
-            % self.config.hostname)
         self.idle = self.mail_from is None
         try:
+            # one deadline for the whole line (a trickle of bytes does not extend it)
             raw = await self.readline(timeout)
             if not raw.endswith(b"\n"):
-                while raw and not raw.endswith(b"\n"):
+                while raw and not raw.endswith(b"\n"):  # the rest of an overlong line
                     raw = await self.readline(timeout)
                 await self.reply("500 5.5.6 Line too long")
                 return None
         finally:
-            timer.cancel()
             self.idle = False
         if len(raw) > MAX_COMMAND_LINE:
             await self.reply("500 5.5.6 Line too long")
@@ -215,6 +237,11 @@ class Session:
         finally:
             self._cancel_deadlines()
             await self._drop_upstream(abort=True)
+            if self._held:  # replies still held when the session ended another way
+                try:
+                    self.stream.write(self._with_held(b""))
+                except Exception:
+                    pass
             self.stream.close()
 
     async def _one_command(self) -> bool:
@@ -237,7 +264,8 @@ class Session:
         conn, self.upstream = self.upstream, None
         if conn is None:
             return
-        if abort:
+        if abort or self.data_pending:  # an unread answer to DATA: RSET would read it as its own
+            self.data_pending = False
             conn.abort()
             self.pool.release(conn, reusable=False)
             return
@@ -468,9 +496,14 @@ class Session:
         return reply
 
     async def _pending_mail_reply(self, rcpt_line: str):
-        """(mail reply, rcpt reply) for a pipelined MAIL and the first RCPT, or None after replying."""
+        """(mail reply, rcpt reply) for a pipelined MAIL and the first RCPT, or None after replying.
+
+        When the client pipelined DATA right after this RCPT, DATA goes upstream in the same
+        write (MAIL, RCPT, DATA: one write, one round trip); its reply is read by ``smtp_DATA``."""
         conn = self.upstream
-        data = ("%s\r\n%s\r\n" % (self.mail_command, rcpt_line)).encode("utf-8", "surrogateescape")
+        with_data = self.stream.next_line_is(b"DATA\r\n")
+        data = ("%s\r\n%s\r\n%s" % (self.mail_command, rcpt_line, "DATA\r\n" if with_data else "")).encode(
+            "utf-8", "surrogateescape")
         try:
             conn.stream.write(data)
             mail_reply = await read_reply(conn.stream, self.config.timeouts.command)
@@ -478,6 +511,7 @@ class Session:
                 # the server timed the pooled connection out just now: nothing committed, replay
                 raise StreamClosed("upstream closed the idle connection (%s)" % mail_reply.summary())
             rcpt_reply = await read_reply(conn.stream, self.config.timeouts.command)
+            self.data_pending = with_data
         except (StreamClosed, asyncio.TimeoutError, UpstreamError, OSError) as exc:
             self.mail_pending = False
             if not conn.reused:
@@ -602,13 +636,17 @@ class Session:
         if self.mail_from is None or self.upstream is None:
             return await self.reply("503 5.5.1 Need MAIL command")
         if not self.accepted:
+            if self.data_pending:
+                await self._refused_early_data()
             return await self.reply("554 5.5.1 No valid recipients")
-        # Ask upstream for DATA now and read the client's message meanwhile: upstream's 354
-        # is there by the time the first chunk of the message is, which takes a round trip
-        # off every message.
+        # Ask upstream for DATA now (unless it went with MAIL and RCPT) and read the client's
+        # message meanwhile: upstream's 354 is there by the time the first chunk of the message
+        # is, which takes a round trip off every message.
         conn = self.upstream
         try:
-            conn.stream.write(b"DATA\r\n")
+            if not self.data_pending:
+                conn.stream.write(b"DATA\r\n")
+            self.data_pending = False  # the body's sender reads upstream's answer
         except StreamClosed as exc:
             await self._drop_upstream(abort=True)
             return await self._upstream_lost(exc)
@@ -630,6 +668,17 @@ class Session:
         if self.relay.draining:
             await self._say_and_close("421 4.3.2 %s Service shutting down" % self.config.hostname)
             return False
+
+    async def _refused_early_data(self) -> None:
+        """Upstream's answer to a DATA sent with no recipient accepted: read, never answered with a body."""
+        self.data_pending = False
+        try:
+            reply = await read_reply(self.upstream.stream, self.config.timeouts.command)
+        except (StreamClosed, asyncio.TimeoutError, UpstreamError, OSError):
+            reply = None
+        if reply is None or reply.code == 354:  # lost, or a server ready for a message nobody gets
+            await self._drop_upstream(abort=True)
+            self._reset_transaction()
 
     async def _refuse_body(self, framer: BodyFramer):
         """A message refused locally; upstream was cut off before its final dot, so nothing went."""

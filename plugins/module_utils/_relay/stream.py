@@ -19,9 +19,8 @@ class StreamClosed(ConnectionError):
     """The peer closed the connection (or it broke) while we waited for it."""
 
 
-def _expire(waiter: asyncio.Future) -> None:
-    if not waiter.done():
-        waiter.set_exception(asyncio.TimeoutError())
+# a timer may run this much before its time (the loop's clock resolution): still due
+_TIMER_SLACK = 0.001
 
 
 # bytes taken from the socket per read: with reading paused above ``limit`` buffered bytes, what a
@@ -44,6 +43,8 @@ class LineStream(asyncio.BufferedProtocol):
         self._paused_writing = False
         self._drain_waiters: List[asyncio.Future] = []
         self._recv: Optional[memoryview] = None
+        self._timer: Optional[asyncio.TimerHandle] = None
+        self._deadline: Optional[float] = None
         self.peer: Union[Tuple, str, None] = None
 
     # -- asyncio.Protocol ----------------------------------------------------
@@ -80,6 +81,10 @@ class LineStream(asyncio.BufferedProtocol):
     def connection_lost(self, exc) -> None:
         self._eof = True
         self._closed = True
+        # nothing more arrives: a closed connection keeps neither its receive buffer nor a timer
+        # (whose callback would hold this stream until it fires)
+        self._recv = None
+        self._cancel_timer()
         self._wake()
         for waiter in self._drain_waiters:
             if not waiter.done():
@@ -97,6 +102,45 @@ class LineStream(asyncio.BufferedProtocol):
         self._drain_waiters = []
 
     # -- reading -------------------------------------------------------------
+    async def _wait(self, deadline: Optional[float]) -> None:
+        """Wait for more data (or EOF) until the loop time ``deadline``.
+
+        One timer per stream, moved only when a deadline comes earlier than the armed one: a
+        later deadline (the usual case: each command sets one a little further on) is picked
+        up when the armed timer fires. Scheduling and cancelling a timer for every wait cost
+        more than the rest of reading a command.
+        """
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        self._deadline = deadline
+        if deadline is not None:
+            timer = self._timer
+            if timer is None or timer.when() > deadline:
+                if timer is not None:
+                    timer.cancel()
+                self._timer = loop.call_at(deadline, self._on_timer)
+        try:
+            await waiter
+        finally:
+            if self._waiter is waiter:
+                self._waiter = None
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        waiter, deadline = self._waiter, self._deadline
+        if waiter is None or waiter.done() or deadline is None:
+            return  # nobody waits now: the next wait arms a timer again
+        loop = asyncio.get_running_loop()
+        if loop.time() + _TIMER_SLACK >= deadline:
+            waiter.set_exception(asyncio.TimeoutError())
+        else:
+            self._timer = loop.call_at(deadline, self._on_timer)
+
+    def _cancel_timer(self) -> None:
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+
     def _wake(self) -> None:
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
@@ -121,13 +165,21 @@ class LineStream(asyncio.BufferedProtocol):
     def has_buffered(self) -> bool:
         return bool(self._buffer)
 
+    def next_line_is(self, line: bytes) -> bool:
+        """The next buffered line is ``line`` (ASCII letters in any case): a client pipelined it."""
+        return bytes(self._buffer[:len(line)]).upper() == line
+
+    def has_line(self) -> bool:
+        """A complete line is buffered: reading the next command would not wait."""
+        return self._buffer.find(b"\n") >= 0
+
     async def readline(self, timeout: Optional[float] = None) -> bytes:
         """A line with its ending; a chunk of ``limit`` bytes of a longer line; b"" at EOF.
 
-        ``timeout`` bounds each wait for more data (an idle timeout, as SMTP's
-        timeouts are); asyncio.TimeoutError when it passes. A timer per wait is
-        much cheaper than ``asyncio.wait_for`` on this hot path.
+        The line must be complete within ``timeout`` seconds of this call, however it trickles
+        in; asyncio.TimeoutError when it is not.
         """
+        deadline = None
         while True:
             index = self._buffer.find(b"\n")
             if index >= 0 or len(self._buffer) >= self.limit:
@@ -140,38 +192,23 @@ class LineStream(asyncio.BufferedProtocol):
                 line = bytes(self._buffer)
                 self._buffer.clear()
                 return line
-            loop = asyncio.get_running_loop()
-            waiter = self._waiter = loop.create_future()
-            if timeout is None:
-                await waiter
-                continue
-            timer = loop.call_later(timeout, _expire, waiter)
-            try:
-                await waiter
-            finally:
-                timer.cancel()
-                if self._waiter is waiter:
-                    self._waiter = None
+            if deadline is None and timeout is not None:
+                deadline = asyncio.get_running_loop().time() + timeout
+            await self._wait(deadline)
 
     async def read_chunk(self, timeout: Optional[float] = None, size: int = 32768) -> bytes:
         """Whatever is buffered (at most ``size`` bytes), waiting for some; b"" at EOF.
 
         For bulk data (a message body) that is framed by its reader, not by lines.
-        ``timeout`` bounds each wait, as for ``readline``.
+        ``timeout`` bounds the wait, as for ``readline``.
         """
+        deadline = None
         while not self._buffer:
             if self._eof:
                 return b""
-            loop = asyncio.get_running_loop()
-            waiter = self._waiter = loop.create_future()
-            timer = loop.call_later(timeout, _expire, waiter) if timeout is not None else None
-            try:
-                await waiter
-            finally:
-                if timer is not None:
-                    timer.cancel()
-                if self._waiter is waiter:
-                    self._waiter = None
+            if deadline is None and timeout is not None:
+                deadline = asyncio.get_running_loop().time() + timeout
+            await self._wait(deadline)
         if len(self._buffer) <= size:
             chunk = bytes(self._buffer)
             self._buffer.clear()
@@ -224,6 +261,13 @@ class LineStream(asyncio.BufferedProtocol):
     def close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
+
+    def unsent(self) -> int:
+        """Bytes written and not yet handed to the socket."""
+        try:
+            return self.transport.get_write_buffer_size() if self.transport is not None else 0
+        except (AttributeError, RuntimeError):
+            return 0
 
     def abort(self) -> None:
         if self.transport is not None:

@@ -58,6 +58,7 @@ class FakeUpstream:
         self.mail_reply = "250 2.1.0 Ok"
         self.data_reply = "250 2.0.0 Ok: queued"
         self.data_command_reply = "354 go"  # the answer to DATA itself
+        self.rcpt_replies = {}  # address (as in RCPT TO:<...>) -> the reply refusing it
         self.drop_on_next_mail = False
         self.drop_with_421 = False
         self.connections = 0
@@ -129,8 +130,13 @@ class FakeUpstream:
                     mail, rcpts = text, []
                     await say(self.mail_reply)
                 elif verb == "RCPT":
-                    rcpts.append(text)
-                    await say("250 2.1.5 Ok" if self.mail_reply.startswith("250") else "503 5.5.1 need MAIL")
+                    refusal = self.rcpt_replies.get(text.partition("<")[2].partition(">")[0])
+                    if refusal is None:
+                        rcpts.append(text)
+                    await say(refusal or ("250 2.1.5 Ok" if self.mail_reply.startswith("250")
+                                          else "503 5.5.1 need MAIL"))
+                elif verb == "DATA" and not rcpts:
+                    await say("554 5.5.1 Error: no valid recipients")  # as Postfix answers
                 elif verb == "DATA":
                     await say(self.data_command_reply)
                     if not self.data_command_reply.startswith("354"):
