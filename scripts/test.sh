@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The test driver behind `make test` (and `make unit|integration|sanity|lint|molecule`).
 #
-#   scripts/test.sh [all|unit|integration|sanity|lint|molecule|systemd]   (default: all)
+#   scripts/test.sh [all|unit|integration|sanity|lint|molecule|systemd|matrix]   (default: all)
 #
 # all = bootstrap -> start test stack -> pytest tests/unit tests/integration
 #       -> ansible-test sanity -> antsibull-docs lint -> docs site (scripts/docsite.sh)
 #       -> ruff, mypy, ansible-lint --profile production
 #       -> molecule test --all (extensions/molecule)
 #       -> pytest tests/systemd (the roles under systemd in a systemd-nspawn container)
+#       -> core matrix (scripts/core_matrix.sh: sanity, unit tests and a smoke play on ansible-core
+#          2.16/2.19/2.21; its venvs and old-core sanity start in the background with pytest)
 #       -> stop stack (on exit)
 # Every step runs even if an earlier one failed; the exit code is non-zero
 # if any step failed. A summary is printed at the end.
@@ -210,10 +212,48 @@ do_systemd() {
     exit "${rc}"
 }
 
+# The ansible-core matrix (scripts/core_matrix.sh). Its venvs and the old cores' sanity need no
+# stack and mostly wait on pip and on ansible-test's venvs: they run in the background from the
+# pytest step on. The unit tests and the smoke play come after, in the foreground (the smoke play
+# reads the IdP's counters, which pytest's tests share).
+MATRIX_LOG="${LOGDIR}/core-matrix-background.log"
+start_matrix_background() {
+    mkdir -p "${LOGDIR}"
+    rm -f "${MATRIX_LOG}.rc"
+    local cmd=(bash "${REPO}/scripts/core_matrix.sh" prepare sanity)
+    if [ -n "${CI:-}" ]; then cmd=(timeout -k 30 2400 "${cmd[@]}"); fi
+    # a session of its own, so that finish() can stop all of it (bash -c: $0 is the log, "$@" the command)
+    # shellcheck disable=SC2016,SC2094
+    setsid bash -c 'rc=0; "$@" || rc=$?; echo "${rc}" >"${0}.rc"' "${MATRIX_LOG}" "${cmd[@]}" \
+        >"${MATRIX_LOG}" 2>&1 </dev/null &
+    MATRIX_PID=$!
+}
+
+stop_matrix_background() {
+    if [ -n "${MATRIX_PID:-}" ] && kill -0 "${MATRIX_PID}" 2>/dev/null; then
+        kill -- "-${MATRIX_PID}" 2>/dev/null || true
+    fi
+}
+
+do_matrix() {
+    local rc=0
+    if [ -n "${MATRIX_PID:-}" ]; then
+        # started by the parent shell: this subshell cannot `wait` for it
+        while kill -0 "${MATRIX_PID}" 2>/dev/null; do sleep 2; done
+        cat "${MATRIX_LOG}"
+        rc="$(cat "${MATRIX_LOG}.rc" 2>/dev/null || echo 1)"
+    else
+        limit 2400 bash "${REPO}/scripts/core_matrix.sh" prepare sanity || rc=$?
+    fi
+    limit 1200 bash "${REPO}/scripts/core_matrix.sh" unit smoke || rc=1
+    return "${rc}"
+}
+
 # --- main ------------------------------------------------------------------------------
 
 finish() {
     local rc=$?
+    stop_matrix_background
     stop_stack
     say "summary (${MODE})"
     local line
@@ -249,6 +289,7 @@ case "${MODE}" in
         source_env
         run_step "start test stack" 300 start_stack
         stack_env
+        start_matrix_background
         pytest_step "pytest tests/unit tests/integration" tests/unit tests/integration
         run_step "ansible-test sanity" 1200 do_sanity
         run_step "antsibull-docs lint, changelog lint" 600 do_docs
@@ -256,6 +297,15 @@ case "${MODE}" in
         run_step "lint: ruff, mypy, ansible-lint --profile production" 1200 do_lint
         run_step "molecule test --all" 1200 do_molecule
         run_step "pytest tests/systemd (systemd-nspawn)" 1800 do_systemd
+        run_step "core matrix: ansible-core 2.16, 2.19, 2.21 (sanity, unit, smoke)" 2400 do_matrix
+        ;;
+    matrix)
+        run_step "bootstrap" 900 do_bootstrap
+        if [ "${FAILED}" != 0 ]; then exit 1; fi
+        source_env
+        run_step "start test stack" 300 start_stack
+        stack_env
+        run_step "core matrix: ansible-core 2.16, 2.19, 2.21 (sanity, unit, smoke)" 2400 do_matrix
         ;;
     unit)
         XOAUTH2_SKIP_STACK_INSTALL=1 run_step "bootstrap (no stack)" 900 do_bootstrap
@@ -304,7 +354,7 @@ case "${MODE}" in
         run_step "lint: ruff, mypy, ansible-lint --profile production" 1200 do_lint
         ;;
     *)
-        echo "usage: $0 [all|unit|integration|molecule|sanity|lint|systemd]" >&2
+        echo "usage: $0 [all|unit|integration|molecule|sanity|lint|systemd|matrix]" >&2
         exit 2
         ;;
 esac
