@@ -49,29 +49,61 @@ pins() {
     done
 }
 
+venv_ready() {
+    local venv
+    venv="$(venv_of "$1")"
+    [ "${venv}" = "${MAIN_VENV}" ] && return 0
+    [ -f "${venv}/.xoauth2-matrix" ] && [ "$(cat "${venv}/.xoauth2-matrix")" = "$(pins "$1" | sha256sum | cut -d' ' -f1)" ] &&
+        "${venv}/bin/python" -c 'import ansible, msal, cryptography, pytest' >/dev/null 2>&1
+}
+
+# Another run of this script (make test's other background job) may be making the venv: wait for it.
+await_other_prepare() {
+    local lock waited=0 pid
+    lock="$(venv_of "$1").preparing"
+    while [ -d "${lock}" ]; do
+        pid="$(cat "${lock}/pid" 2>/dev/null || true)"
+        if [ -n "${pid}" ] && ! kill -0 "${pid}" 2>/dev/null; then rm -rf "${lock}"; break; fi
+        [ "${waited}" -lt 1800 ] || die "$1: still locked by ${lock} after ${waited} s"
+        [ "${waited}" != 0 ] || log "$1: waiting for the venv another run is making"
+        sleep 2
+        waited=$((waited + 2))
+    done
+}
+
 prepare() {
-    local version="$1" venv stamp want
+    local version="$1" venv
     venv="$(venv_of "${version}")"
     [ "${venv}" = "${MAIN_VENV}" ] && return 0
-    want="$(pins "${version}" | sha256sum | cut -d' ' -f1)"
-    stamp="${venv}/.xoauth2-matrix"
-    if [ -f "${stamp}" ] && [ "$(cat "${stamp}")" = "${want}" ] &&
-        "${venv}/bin/python" -c 'import ansible, msal, cryptography, pytest' >/dev/null 2>&1; then
+    await_other_prepare "${version}"
+    if venv_ready "${version}"; then
         log "${version}: venv up to date (${venv})"
         return 0
     fi
-    log "${version}: making ${venv}"
-    rm -rf "${venv}"
     mkdir -p "${MATRIX}"
+    mkdir "${venv}.preparing" || die "${version}: ${venv}.preparing exists"
+    echo "$$" >"${venv}.preparing/pid"
+    local rc=0
+    make_venv "${version}" "${venv}" || rc=$?
+    rm -rf "${venv}.preparing"
+    return "${rc}"
+}
+
+make_venv() {
+    local version="$1" venv="$2"
+    log "${version}: making ${venv}"
+    # (called in a || list: errexit is off here, every command checks its own failure)
+    rm -rf "${venv}" || return 1
     # the main venv's interpreter is the bootstrap's Python 3.12: a controller Python of the whole range
-    "${MAIN_VENV}/bin/python" -m venv "${venv}"
-    pins "${version}" >"${venv}/requirements.txt"
+    "${MAIN_VENV}/bin/python" -m venv "${venv}" || return 1
+    pins "${version}" >"${venv}/requirements.txt" || return 1
     if ! "${venv}/bin/python" -m pip install --disable-pip-version-check -q -r "${venv}/requirements.txt" \
         >"${venv}/pip.log" 2>&1; then
         grep -v "^WARNING: Location 'file://" "${venv}/pip.log" | tail -30 >&2
-        die "${version}: pip install failed (${venv}/pip.log)"
+        log "${version}: pip install failed (${venv}/pip.log)"
+        return 1
     fi
-    echo "${want}" >"${stamp}"
+    pins "${version}" | sha256sum | cut -d' ' -f1 >"${venv}/.xoauth2-matrix"
 }
 
 # the version's venv first on PATH: its ansible-test, ansible-playbook and python3.12
@@ -110,6 +142,10 @@ smoke() {
 run() {
     local step="$1" version="$2" start=${SECONDS}
     log "${version}: ${step}"
+    if [ "${step}" != prepare ] && ! venv_ready "${version}"; then
+        await_other_prepare "${version}"
+        venv_ready "${version}" || prepare "${version}" || { FAILED+=("${version} prepare"); return 0; }
+    fi
     if "${step}" "${version}"; then
         log "${version}: ${step} passed ($((SECONDS - start)) s)"
     else
