@@ -224,20 +224,26 @@ class LookupModule(LookupBase):
         Only the public option API is used (set_options, then get_option once per option), so the memo
         holds on every ansible-core in the supported range; ansible.cfg is fixed for a run.
         """
-        signature = None
+        variables = variables or {}
         try:
             var_names, env_names = self._sources()
-            variables = variables or {}
-            signature = repr((
-                sorted(kwargs.items()),
-                [(name, variables[name]) for name in var_names if name in variables],
-                [os.environ.get(name) for name in env_names],
-            ))
         except Exception:  # anything unusual: no memo, the config manager decides as always
+            self.set_options(var_options=variables, direct=kwargs)
+            return None, getter_from_plugin(self)
+        ours = {name: variables[name] for name in var_names if name in variables}
+        templar = getattr(self, "_templar", None)
+        if ours and templar is not None:
+            # Ansible hands lookups the variables untemplated: xoauth2_mail_encryption_key: "{{ vault_key }}"
+            # must reach the option as the key, as it would anywhere else in a play.
+            ours = templar.template(ours)
+        try:
+            signature: Optional[str] = repr((
+                sorted(kwargs.items()), sorted(ours.items()), [os.environ.get(name) for name in env_names]))
+        except Exception:  # a value without a usable repr: no memo
             signature = None
         options = _OPTIONS.get(signature) if signature is not None else None
         if options is None:
-            self.set_options(var_options=variables, direct=kwargs)
+            self.set_options(var_options=ours, direct=kwargs)
             plugin_get = getter_from_plugin(self)
             options = {name: plugin_get(name) for name in self._option_names()}
             if signature is not None:

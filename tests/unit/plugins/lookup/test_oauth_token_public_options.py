@@ -20,6 +20,14 @@ from ansible.errors import AnsibleLookupError
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.lookup import LookupBase
 from ansible.plugins.loader import lookup_loader
+from ansible.template import Templar
+
+try:
+    from ansible.template import trust_as_template
+except ImportError:  # before ansible-core 2.19 every string in a play's variables is a template
+
+    def trust_as_template(value):
+        return value
 
 from ansible_collections.xoauth2.mail.plugins.module_utils._token_file import TokenFile
 from ansible_collections.xoauth2.mail.plugins.module_utils._token_record import TokenGrant, TokenRecord
@@ -76,3 +84,15 @@ def test_repeated_lookups_resolve_options_once_per_input(tmp_path, monkeypatch):
     with pytest.raises(AnsibleLookupError, match="error_category=storage"):
         run()
     assert len(resolved) == 4
+
+
+def test_option_variables_are_templated_like_any_variable(tmp_path):
+    """xoauth2_mail_encryption_key: "{{ vault_token_key }}" reaches the option as the key, not as its text."""
+    key = os.urandom(32)
+    path = _token(str(tmp_path / "a.token"), key)
+    variables = {"vault_token_key": base64.b64encode(key).decode(),
+                 "xoauth2_mail_encryption_key": trust_as_template("{{ vault_token_key }}")}
+    loader = DataLoader()
+    plugin = lookup_loader.get("xoauth2.mail.oauth_token", loader=loader,
+                               templar=Templar(loader=loader, variables=variables))
+    assert plugin.run([path], variables=variables) == ["access-1"]
