@@ -194,6 +194,21 @@ def _token_file(path: str, key: bytes, previous: Sequence[bytes] = ()) -> TokenF
     return token_file
 
 
+def _signature(kwargs: Dict[str, Any], ours: Dict[str, Any], env_names: Sequence[str]) -> Optional[str]:
+    """Everything the options can come from, as a memo key (None: a value without a usable repr, no memo)."""
+    try:
+        return repr((sorted(kwargs.items()), sorted(ours.items()), [os.environ.get(name) for name in env_names]))
+    except Exception:
+        return None
+
+
+def _remember(signature: Optional[str], options: Dict[str, Any]) -> None:
+    if signature is not None:
+        if len(_OPTIONS) >= CACHE_LIMIT:
+            _OPTIONS.clear()
+        _OPTIONS[signature] = options
+
+
 class LookupModule(LookupBase):
 
     def run(self, terms, variables=None, **kwargs):
@@ -230,27 +245,24 @@ class LookupModule(LookupBase):
         except Exception:  # anything unusual: no memo, the config manager decides as always
             self.set_options(var_options=variables, direct=kwargs)
             return None, getter_from_plugin(self)
+        ours = self._our_variables(variables, var_names)
+        signature = _signature(kwargs, ours, env_names)
+        options = _OPTIONS.get(signature) if signature is not None else None
+        if options is None:
+            self.set_options(var_options=ours, direct=kwargs)
+            plugin_get = getter_from_plugin(self)
+            options = {name: plugin_get(name) for name in self._option_names()}
+            _remember(signature, options)
+        return signature, getter_from_dict(options)
+
+    def _our_variables(self, variables, var_names) -> Dict[str, Any]:
         ours = {name: variables[name] for name in var_names if name in variables}
         templar = getattr(self, "_templar", None)
         if ours and templar is not None:
             # Ansible hands lookups the variables untemplated: xoauth2_mail_encryption_key: "{{ vault_key }}"
             # must reach the option as the key, as it would anywhere else in a play.
             ours = templar.template(ours)
-        try:
-            signature: Optional[str] = repr((
-                sorted(kwargs.items()), sorted(ours.items()), [os.environ.get(name) for name in env_names]))
-        except Exception:  # a value without a usable repr: no memo
-            signature = None
-        options = _OPTIONS.get(signature) if signature is not None else None
-        if options is None:
-            self.set_options(var_options=ours, direct=kwargs)
-            plugin_get = getter_from_plugin(self)
-            options = {name: plugin_get(name) for name in self._option_names()}
-            if signature is not None:
-                if len(_OPTIONS) >= CACHE_LIMIT:
-                    _OPTIONS.clear()
-                _OPTIONS[signature] = options
-        return signature, getter_from_dict(options)
+        return ours
 
     def _option_names(self) -> Tuple[str, ...]:
         names = _NAMES.get(self._load_name)
