@@ -16,23 +16,24 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/collection_path.sh
 source "${REPO}/scripts/collection_path.sh"
-DEST="${REPO}/.build/ansible_collections/xoauth2/mail"
+# SANITY_DEST: another copy (scripts/core_matrix.sh runs older ansible-tests on its own)
+DEST="${SANITY_DEST:-${REPO}/.build/ansible_collections/xoauth2/mail}"
 
 log() { printf '[sanity] %s\n' "$*"; }
 
 command -v ansible-test >/dev/null 2>&1 || { log "ansible-test not found: run 'make bootstrap' first" >&2; exit 1; }
 
-# 1. offline get-pip for ansible-test's venvs (core 2.21 -> 25_2, 2.19 -> 24_2)
+# 1. offline get-pip for ansible-test's venvs (core 2.21 -> 25_2, 2.19 -> 24_2, 2.16 -> 23_1_2)
 CACHE="${HOME}/.ansible/test/cache"
 mkdir -p "${CACHE}"
-for v in 25_2 24_2; do
+for v in 25_2 24_2 23_1_2; do
     cmp -s "${REPO}/scripts/get_pip_shim.py" "${CACHE}/get_pip_${v}.py" ||
         cp "${REPO}/scripts/get_pip_shim.py" "${CACHE}/get_pip_${v}.py"
 done
 
 # 2. fresh copy of the tree. Its tests/output is kept across runs: ansible-test
 #    keeps its delegation venv and import-test venvs there (saves ~30 s a run).
-KEEP="${REPO}/.build/sanity-output"
+KEEP="${DEST%/ansible_collections/*}/sanity-output"
 rm -rf "${KEEP}"
 if [ -d "${DEST}/tests/output" ]; then mv "${DEST}/tests/output" "${KEEP}"; fi
 rm -rf "${DEST}"

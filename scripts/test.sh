@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The test driver behind `make test` (and `make unit|integration|sanity|lint|molecule`).
 #
-#   scripts/test.sh [all|unit|integration|sanity|lint|molecule|systemd]   (default: all)
+#   scripts/test.sh [all|unit|integration|sanity|lint|molecule|systemd|matrix]   (default: all)
 #
 # all = bootstrap -> start test stack -> pytest tests/unit tests/integration
 #       -> ansible-test sanity -> antsibull-docs lint -> docs site (scripts/docsite.sh)
 #       -> ruff, mypy, ansible-lint --profile production
 #       -> molecule test --all (extensions/molecule)
 #       -> pytest tests/systemd (the roles under systemd in a systemd-nspawn container)
+#       (beside them, in the background: the core matrix, scripts/core_matrix.sh: sanity, unit tests
+#        and smoke plays on ansible-core 2.16/2.19/2.21; see start_bg below)
 #       -> stop stack (on exit)
 # Every step runs even if an earlier one failed; the exit code is non-zero
 # if any step failed. A summary is printed at the end.
@@ -210,10 +212,57 @@ do_systemd() {
     exit "${rc}"
 }
 
+# The ansible-core matrix (scripts/core_matrix.sh) runs in two background jobs, off the critical path:
+# - "matrix-offline" (venvs, the old cores' sanity and unit tests) needs no stack and mostly waits
+#   (on pip, ansible-test's venvs, the unit tests' timeouts): it starts with pytest, which mostly waits too;
+# - "matrix-smoke" (the smoke plays of every version) reads the IdP's counters, which pytest's tests
+#   share and molecule and tests/systemd move: it starts after pytest, beside sanity, docs and lint
+#   (which use no stack), and its step waits for it before molecule.
+BG_PIDS=()
+# start_bg NAME LIMIT COMMAND...: COMMAND in a session of its own (finish() stops all of it),
+# output in ${LOGDIR}/NAME.log, exit code in NAME.log.rc
+start_bg() {
+    local name="$1" seconds="$2" log="${LOGDIR}/$1.log"
+    shift 2
+    mkdir -p "${LOGDIR}"
+    rm -f "${log}.rc"
+    local cmd=("$@")
+    if [ -n "${CI:-}" ]; then cmd=(timeout -k 30 "${seconds}" "${cmd[@]}"); fi
+    # bash -c: $0 is the log, "$@" the command
+    # shellcheck disable=SC2016,SC2094
+    setsid bash -c 'rc=0; "$@" || rc=$?; echo "${rc}" >"${0}.rc"' "${log}" "${cmd[@]}" >"${log}" 2>&1 </dev/null &
+    BG_PIDS+=("$!")
+    printf -v "BG_PID_${name//-/_}" '%s' "$!"
+}
+
+# wait_bg NAME: wait for a background job (from run_step's subshell, which cannot `wait`), show its output
+wait_bg() {
+    local var="BG_PID_${1//-/_}" log="${LOGDIR}/$1.log"
+    local pid="${!var:-}"
+    if [ -z "${pid}" ]; then echo "$1 was not started"; return 1; fi
+    while kill -0 "${pid}" 2>/dev/null; do sleep 2; done
+    cat "${log}"
+    return "$(cat "${log}.rc" 2>/dev/null || echo 1)"
+}
+
+stop_bg() {
+    local pid
+    for pid in "${BG_PIDS[@]}"; do
+        # (the group exists once setsid ran; just after the start, only the process does)
+        if kill -0 "${pid}" 2>/dev/null; then kill -- "-${pid}" 2>/dev/null || kill "${pid}" 2>/dev/null || true; fi
+    done
+}
+
+MATRIX=(bash "${REPO}/scripts/core_matrix.sh")
+do_matrix() {
+    limit 2400 "${MATRIX[@]}" prepare sanity unit smoke
+}
+
 # --- main ------------------------------------------------------------------------------
 
 finish() {
     local rc=$?
+    stop_bg
     stop_stack
     say "summary (${MODE})"
     local line
@@ -249,13 +298,25 @@ case "${MODE}" in
         source_env
         run_step "start test stack" 300 start_stack
         stack_env
+        start_bg matrix-offline 2400 "${MATRIX[@]}" prepare sanity unit
         pytest_step "pytest tests/unit tests/integration" tests/unit tests/integration
+        start_bg matrix-smoke 1800 "${MATRIX[@]}" smoke
         run_step "ansible-test sanity" 1200 do_sanity
         run_step "antsibull-docs lint, changelog lint" 600 do_docs
         run_step "docs site (antsibull-docs + guides, warnings fail)" 600 do_docsite
         run_step "lint: ruff, mypy, ansible-lint --profile production" 1200 do_lint
+        run_step "core matrix: smoke plays on ansible-core 2.16, 2.19, 2.21 (background)" 1800 wait_bg matrix-smoke
         run_step "molecule test --all" 1200 do_molecule
         run_step "pytest tests/systemd (systemd-nspawn)" 1800 do_systemd
+        run_step "core matrix: sanity, unit tests on ansible-core 2.16, 2.19 (background)" 2400 wait_bg matrix-offline
+        ;;
+    matrix)
+        run_step "bootstrap" 900 do_bootstrap
+        if [ "${FAILED}" != 0 ]; then exit 1; fi
+        source_env
+        run_step "start test stack" 300 start_stack
+        stack_env
+        run_step "core matrix: ansible-core 2.16, 2.19, 2.21 (sanity, unit, smoke)" 2400 do_matrix
         ;;
     unit)
         XOAUTH2_SKIP_STACK_INSTALL=1 run_step "bootstrap (no stack)" 900 do_bootstrap
@@ -304,7 +365,7 @@ case "${MODE}" in
         run_step "lint: ruff, mypy, ansible-lint --profile production" 1200 do_lint
         ;;
     *)
-        echo "usage: $0 [all|unit|integration|molecule|sanity|lint|systemd]" >&2
+        echo "usage: $0 [all|unit|integration|molecule|sanity|lint|systemd|matrix]" >&2
         exit 2
         ;;
 esac

@@ -147,6 +147,8 @@ from ansible_collections.xoauth2.mail.plugins.module_utils._fresh_token import (
     fresh_record,
 )
 from ansible_collections.xoauth2.mail.plugins.module_utils._options import (
+    OptionGetter,
+    getter_from_dict,
     getter_from_plugin,
     keys_from_options,
     min_validity_from_options,
@@ -175,9 +177,10 @@ display = Display()
 # - the record last found valid per (file, key, options): when the file gives
 #   back the very same record, only its expiry needs checking again.
 _TOKEN_FILES: Dict[Tuple[str, str, Tuple[str, ...]], TokenFile] = {}
-_OPTIONS: Dict[str, Tuple[Dict[str, Any], Dict[str, Any]]] = {}
+_OPTIONS: Dict[str, Dict[str, Any]] = {}
 _KEPT: Dict[Tuple[str, str, str], TokenRecord] = {}
 _SOURCES: Dict[str, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {}
+_NAMES: Dict[str, Tuple[str, ...]] = {}
 CACHE_LIMIT = 256
 
 
@@ -191,11 +194,25 @@ def _token_file(path: str, key: bytes, previous: Sequence[bytes] = ()) -> TokenF
     return token_file
 
 
+def _signature(kwargs: Dict[str, Any], ours: Dict[str, Any], env_names: Sequence[str]) -> Optional[str]:
+    """Everything the options can come from, as a memo key (None: a value without a usable repr, no memo)."""
+    try:
+        return repr((sorted(kwargs.items()), sorted(ours.items()), [os.environ.get(name) for name in env_names]))
+    except Exception:
+        return None
+
+
+def _remember(signature: Optional[str], options: Dict[str, Any]) -> None:
+    if signature is not None:
+        if len(_OPTIONS) >= CACHE_LIMIT:
+            _OPTIONS.clear()
+        _OPTIONS[signature] = options
+
+
 class LookupModule(LookupBase):
 
     def run(self, terms, variables=None, **kwargs):
-        signature = self._load_options(variables, kwargs)
-        get = getter_from_plugin(self)
+        signature, get = self._load_options(variables, kwargs)
         try:
             require("cryptography")
             if terms:
@@ -216,29 +233,43 @@ class LookupModule(LookupBase):
             sources = _SOURCES[self._load_name] = (tuple(var_names), tuple(env_names))
         return sources
 
-    def _load_options(self, variables, kwargs) -> Optional[str]:
-        """set_options, memoized on everything the options can come from (ansible.cfg is fixed per run)."""
-        signature = None
+    def _load_options(self, variables, kwargs) -> Tuple[Optional[str], OptionGetter]:
+        """The resolved options and a getter over them, memoized on everything they can come from.
+
+        Only the public option API is used (set_options, then get_option once per option), so the memo
+        holds on every ansible-core in the supported range; ansible.cfg is fixed for a run.
+        """
+        variables = variables or {}
         try:
             var_names, env_names = self._sources()
-            variables = variables or {}
-            signature = repr((
-                sorted(kwargs.items()),
-                [(name, variables[name]) for name in var_names if name in variables],
-                [os.environ.get(name) for name in env_names],
-            ))
         except Exception:  # anything unusual: no memo, the config manager decides as always
-            signature = None
-        if signature is not None and signature in _OPTIONS:
-            options, origins = _OPTIONS[signature]
-            self._options, self._origins = dict(options), dict(origins)
-            return signature
-        self.set_options(var_options=variables, direct=kwargs)
-        if signature is not None:
-            if len(_OPTIONS) >= CACHE_LIMIT:
-                _OPTIONS.clear()
-            _OPTIONS[signature] = (dict(self._options), dict(self._origins))
-        return signature
+            self.set_options(var_options=variables, direct=kwargs)
+            return None, getter_from_plugin(self)
+        ours = self._our_variables(variables, var_names)
+        signature = _signature(kwargs, ours, env_names)
+        options = _OPTIONS.get(signature) if signature is not None else None
+        if options is None:
+            self.set_options(var_options=ours, direct=kwargs)
+            plugin_get = getter_from_plugin(self)
+            options = {name: plugin_get(name) for name in self._option_names()}
+            _remember(signature, options)
+        return signature, getter_from_dict(options)
+
+    def _our_variables(self, variables, var_names) -> Dict[str, Any]:
+        ours = {name: variables[name] for name in var_names if name in variables}
+        templar = getattr(self, "_templar", None)
+        if ours and templar is not None:
+            # Ansible hands lookups the variables untemplated: xoauth2_mail_encryption_key: "{{ vault_key }}"
+            # must reach the option as the key, as it would anywhere else in a play.
+            ours = templar.template(ours)
+        return ours
+
+    def _option_names(self) -> Tuple[str, ...]:
+        names = _NAMES.get(self._load_name)
+        if names is None:
+            definitions = C.config.get_configuration_definitions(plugin_type="lookup", name=self._load_name)
+            names = _NAMES[self._load_name] = tuple(name for name in definitions if name != "_terms")
+        return names
 
     # -- sources -------------------------------------------------------------------
 
