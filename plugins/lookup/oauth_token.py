@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: oauth_token
 short_description: A valid OAuth2 access token on the controller, from a token file or client credentials
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Returns an access token that stays valid for at least O(min_validity) seconds, as the bare token, a
     C(Bearer) header value, or the base64 SASL XOAUTH2 initial response.

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: oauth_mail_check
 short_description: Prove that an OAuth2 token logs in to an IMAP or SMTP server with XOAUTH2
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Logs in to an IMAP or SMTP server with SASL XOAUTH2, from the managed host, to prove that a token really works
     where it will be used.

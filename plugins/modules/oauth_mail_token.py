@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: oauth_mail_token
 short_description: Keep a valid OAuth2 token for SMTP/IMAP in an encrypted file
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Makes sure an encrypted token file on the managed host holds an OAuth2 access token (and, for delegated tokens,
     the refresh token) that stays valid for at least O(min_validity) seconds.

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: postconf
 short_description: Manage Postfix main.cf settings and master.cf entries with postconf
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Sets or removes Postfix parameters in C(main.cf) through the C(postconf) command, so comments and the rest of the
     file stay as they are. Only the names given are touched.
