@@ -55,14 +55,17 @@ ANSIBLE_LABELS = {
     "ansible_configuration_settings": "reference_appendices/config.html",
     "common_return_values": "reference_appendices/common_return_values.html",
     "action_plugins": "plugins/action.html",
-    "ansible_collections.ansible.builtin.file_lookup": "collections/ansible/builtin/file_lookup.html",
 }
+# ansible.builtin plugin pages (M(ansible.builtin.file), L(...file lookup...)) follow one pattern
+BUILTIN_PREFIX = "ansible_collections.ansible.builtin."
 
 
 def _ansible_docsite(app, env, node, contnode):
     from docutils import nodes
     target = node.get("reftarget", "")
     page = ANSIBLE_LABELS.get(target)
+    if page is None and target.startswith(BUILTIN_PREFIX):
+        page = "collections/ansible/builtin/%s.html" % target[len(BUILTIN_PREFIX):]
     if page is None:
         return None
     reference = nodes.reference("", "", internal=False, refuri=ANSIBLE_DOCS + page)
