@@ -15,7 +15,7 @@ import json
 import os
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
+from module_args import patch_module_args  # tests/unit/helpers: every ansible-core of the range
 
 from ansible_collections.xoauth2.mail.plugins.module_utils._ansible_module import OAuthMailModule
 from ansible_collections.xoauth2.mail.plugins.module_utils._dependencies import MissingDependency

@@ -11,7 +11,7 @@ import os
 import time
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
+from module_args import patch_module_args  # tests/unit/helpers: every ansible-core of the range
 
 from ansible_collections.xoauth2.mail.plugins.module_utils._mail_login import LoginResult
 from ansible_collections.xoauth2.mail.plugins.module_utils._token_file import TokenFile

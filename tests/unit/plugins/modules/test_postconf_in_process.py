@@ -19,21 +19,7 @@ import pytest
 import yaml
 from ansible.module_utils import basic
 
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core < 2.19 (the supported range starts at 2.16)
-    import contextlib
-
-    from ansible.module_utils.common.text.converters import to_bytes
-
-    @contextlib.contextmanager
-    def patch_module_args(args):
-        saved = basic._ANSIBLE_ARGS
-        basic._ANSIBLE_ARGS = to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
-        try:
-            yield
-        finally:
-            basic._ANSIBLE_ARGS = saved
+from module_args import patch_module_args  # tests/unit/helpers: every ansible-core of the range
 
 from ansible_collections.xoauth2.mail.plugins.modules import postconf
 
