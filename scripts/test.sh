@@ -135,7 +135,8 @@ do_pytest() {
     fi
     mkdir -p "${LOGDIR}"
     set +e
-    limit 1200 python -m pytest -q "${dirs[@]}" 2>&1 | tee "${LOGDIR}/pytest.log"
+    # --durations: every CI log lists the slowest tests (the CI time budget, docs/testing.md)
+    limit 1200 python -m pytest -q --durations=25 "${dirs[@]}" 2>&1 | tee "${LOGDIR}/pytest.log"
     rc=${PIPESTATUS[0]}
     set -e
     if [ "${rc}" = 5 ]; then

@@ -44,6 +44,7 @@ import relay_support as rs  # noqa: E402
 from browser_consent import Browser  # noqa: E402
 from notice_receiver import WebhookReceiver  # noqa: E402
 from postfix_instance import POSTFIX, stop_master  # noqa: E402
+from relay_venv import prepared_venv  # noqa: E402
 
 from ansible_collections.xoauth2.mail.plugins.module_utils._token_file import TokenFile  # noqa: E402
 
@@ -79,7 +80,7 @@ PLAY = """
         relay_helper_install_packages: false
         relay_helper_config_dir: "{root}/etc"
         relay_helper_state_dir: "{root}/state"
-        relay_helper_venv: "{root}/venv"
+        relay_helper_venv: "{venv}"  # shared by the tests of a run: the role's pip task finds it complete
         relay_helper_lib_dir: "{root}/lib"
         relay_helper_command_path: "{root}/bin/xoauth2-relay"
         relay_helper_service_name: "{service}"
@@ -151,7 +152,7 @@ class Deployment:
         self.play = os.path.join(self.root, "play.yml")
         with open(self.play, "w") as handle:
             handle.write(PLAY.format(
-                python=sys.executable, root=self.root, service=self.service, port=self.port,
+                python=sys.executable, root=self.root, venv=prepared_venv(), service=self.service, port=self.port,
                 webhook_url=webhook.url, ca=stack.ca_file, issuer=stack.issuer, submission=stack.submission_port,
                 alice=ALICE, bob=BOB, sa_key=stack.service_account_key_file(SERVICE_ACCOUNT)))
         self.outputs = []
