@@ -21,22 +21,20 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 import os
-import re
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
 
-import relay_memory  # noqa: E402  (the sink upstream on its own loop, the token file)
+import relay_memory  # noqa: E402
+from relay_process import expect, launch_relay  # noqa: E402  (the sink upstream on its own loop, the token file)
 
 TICK = os.sysconf("SC_CLK_TCK")
 AUTH = base64.b64encode(b"\0alice\0pw")
@@ -55,38 +53,9 @@ def start_relay(folder, upstream, collections, name, log_level, profile_to=None)
               "accounts": [{"name": "alice", "token_file": token_file, "key_file": key_file, "local_secret": "pw",
                             "upstream": {"host": "127.0.0.1", "port": upstream.sink.port,
                                          "ca_file": upstream.cert}}]}
-    path = os.path.join(folder, name + ".json")
-    with open(path, "w") as handle:
-        json.dump(config, handle)
-    command = ["-m", "ansible_collections.xoauth2.mail.plugins.module_utils._relay", "-c", path, "serve",
-               "--log-level", log_level]
-    if profile_to:
-        command = ["-m", "cProfile", "-o", profile_to] + command
-    proc = subprocess.Popen([sys.executable] + command,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env=dict(os.environ, PYTHONPATH=collections))
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        match = re.search(rb" listening address=[^ ]*:(\d+)", line)
-        if match:
-            threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep the pipe drained
-            return proc, int(match.group(1))
-        if not line and proc.poll() is not None:
-            break
-    proc.kill()
-    raise SystemExit("the relay from %s did not start" % collections)
-
-
-def expect(reader, code):
-    while True:
-        line = reader.readline()
-        if not line:
-            raise RuntimeError("connection closed, expected %d" % code)
-        if line[3:4] != b"-":
-            if int(line[:3]) != code:
-                raise RuntimeError("expected %d, got %r" % (code, line))
-            return
+    return launch_relay(config, os.path.join(folder, name + ".json"), collections,
+                        serve_args=["--log-level", log_level], profile_to=profile_to,
+                        what="the relay from %s" % collections)
 
 
 MESSAGE = (b"From: alice@example.test\r\nTo: bob@example.test\r\nSubject: cpu bench\r\n\r\n"

@@ -24,9 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import json
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -41,6 +39,7 @@ sys.path.insert(0, COLLECTIONS)
 sys.path.insert(0, os.path.join(REPO, "tests", "unit", "plugins", "module_utils", "relay"))
 
 from fake_upstream import FakeUpstream, self_signed  # noqa: E402
+from relay_process import expect, launch_relay  # noqa: E402
 
 from ansible_collections.xoauth2.mail.plugins.module_utils._token_file import TokenFile  # noqa: E402
 from ansible_collections.xoauth2.mail.plugins.module_utils._token_record import TokenGrant, TokenRecord  # noqa: E402
@@ -100,23 +99,7 @@ def start_relay(folder, upstream, pool_size):
               "accounts": [{"name": "alice", "token_file": token_file, "key_file": key_file, "local_secret": "pw",
                             "upstream": {"host": "127.0.0.1", "port": upstream.sink.port,
                                          "ca_file": upstream.cert}}]}
-    path = os.path.join(folder, "relay.json")
-    with open(path, "w") as handle:
-        json.dump(config, handle)
-    env = dict(os.environ, PYTHONPATH=COLLECTIONS)
-    proc = subprocess.Popen([sys.executable, "-m", "ansible_collections.xoauth2.mail.plugins.module_utils._relay",
-                             "-c", path, "serve"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        match = re.search(rb" listening address=[^ ]*:(\d+)", line)
-        if match:
-            threading.Thread(target=proc.stderr.read, daemon=True).start()
-            return proc, int(match.group(1))
-        if not line and proc.poll() is not None:
-            break
-    proc.kill()
-    raise SystemExit("the relay did not start")
+    return launch_relay(config, os.path.join(folder, "relay.json"), COLLECTIONS)
 
 
 def status_kib(pid, field):
@@ -125,17 +108,6 @@ def status_kib(pid, field):
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
-
-
-def expect(sock_file, code):
-    while True:
-        line = sock_file.readline()
-        if not line:
-            raise RuntimeError("connection closed, expected %d" % code)
-        if line[3:4] != b"-":
-            if int(line[:3]) != code:
-                raise RuntimeError("expected %d, got %r" % (code, line))
-            return
 
 
 def send_message(port, size, line):

@@ -20,22 +20,20 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 import os
 import pstats
-import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import relay_throughput as bench  # noqa: E402
+from relay_process import launch_relay  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -100,25 +98,8 @@ def start_helper(stack, folder, key_file, token_file, profile_to=None):
                       "upstream": {"host": bench.HOST, "port": stack.submission_port, "security": "starttls",
                                    "ca_file": stack.ca_file}}],
     }
-    path = os.path.join(folder, "relay.json")
-    with open(path, "w") as handle:
-        json.dump(config, handle)
-    module = ["-m", "ansible_collections.xoauth2.mail.plugins.module_utils._relay", "-c", path, "serve"]
-    if profile_to:
-        module = ["-m", "cProfile", "-o", profile_to] + module
-    proc = subprocess.Popen([sys.executable] + module, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env=dict(os.environ, PYTHONPATH=bench.COLLECTIONS))
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        match = re.search(rb" listening address=[^ ]*:(\d+)", line)
-        if match:
-            threading.Thread(target=proc.stderr.read, daemon=True).start()
-            return proc, int(match.group(1))
-        if not line and proc.poll() is not None:
-            break
-    proc.kill()
-    raise SystemExit("the helper did not start")
+    return launch_relay(config, os.path.join(folder, "relay.json"), bench.COLLECTIONS, profile_to=profile_to,
+                        what="the helper")
 
 
 def main():

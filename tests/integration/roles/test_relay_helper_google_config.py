@@ -6,54 +6,21 @@
 takes Gmail's server when the account names no upstream host."""
 from __future__ import annotations
 
-import base64
-import json
 import os
-import subprocess
-import sys
 
 import yaml
+from config_render import ROLE, render_config, write_key_file
 
 from ansible_collections.xoauth2.mail.plugins.module_utils._relay.config import parse_config
 from ansible_collections.xoauth2.mail.plugins.module_utils._relay.secrets import hash_secret
 
-ROLE = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "relay_helper"))
-PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-
-PLAY = """
-- name: Render the helper's configuration as the role does
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  vars:
-    ansible_python_interpreter: {python}
-  tasks:
-    - name: The role's defaults
-      ansible.builtin.include_vars:
-        file: {role}/defaults/main.yml
-    - name: Render
-      ansible.builtin.template:
-        src: {role}/templates/config.json.j2
-        dest: {dest}
-        mode: "0600"
-      vars:
-        relay_helper__accounts: {accounts}
-"""
-
 
 def _render(tmp_path, accounts):
-    key_file = tmp_path / "k"
-    key_file.write_text(base64.b64encode(os.urandom(32)).decode())
+    key_file = write_key_file(tmp_path)
     for account in accounts:
         account.update(token_file=str(tmp_path / (account["name"] + ".token")), key_file=str(key_file),
                        local_username=account["name"], local_secret_hash=hash_secret("s3cret", iterations=1000))
-    dest = tmp_path / "config.json"
-    play = tmp_path / "play.yml"
-    play.write_text(PLAY.format(python=sys.executable, role=ROLE, dest=dest, accounts=json.dumps(accounts)))
-    result = subprocess.run([PLAYBOOK, "-i", "localhost,", str(play)], capture_output=True, stdin=subprocess.DEVNULL,
-                            text=True, check=False, env=dict(os.environ, ANSIBLE_NOCOLOR="1"), timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    data = json.loads(dest.read_text())
+    data, dest = render_config(tmp_path, accounts)
     return data, parse_config(data, str(dest))
 
 
