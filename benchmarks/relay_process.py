@@ -16,8 +16,14 @@ import time
 RELAY_MODULE = "ansible_collections.xoauth2.mail.plugins.module_utils._relay"
 
 
-def launch_relay(config, path, collections, serve_args=(), profile_to=None, what="the relay"):
-    """Write ``config`` to ``path``, start ``serve`` with the code under ``collections``: (process, port)."""
+def _discard(stream):
+    stream.read()
+
+
+def launch_relay(config, path, collections, serve_args=(), profile_to=None, what="the relay", drain=_discard):
+    """Write ``config`` to ``path``, start ``serve`` with the code under ``collections``: (process, port).
+
+    Once it listens, ``drain(stderr)`` reads the rest of its log in a thread (the pipe must not fill up)."""
     with open(path, "w") as handle:
         json.dump(config, handle)
     command = ["-m", RELAY_MODULE, "-c", path, "serve"] + list(serve_args)
@@ -30,7 +36,7 @@ def launch_relay(config, path, collections, serve_args=(), profile_to=None, what
         line = proc.stderr.readline()
         match = re.search(rb" listening address=[^ ]*:(\d+)", line)
         if match:
-            threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep the pipe drained
+            threading.Thread(target=drain, args=(proc.stderr,), daemon=True).start()
             return proc, int(match.group(1))
         if not line and proc.poll() is not None:
             break

@@ -19,7 +19,6 @@ does) and sends messages one per client connection, sequentially, then prints:
 from __future__ import annotations
 
 import argparse
-import base64
 import os
 import pstats
 import shutil
@@ -33,7 +32,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import relay_throughput as bench  # noqa: E402
-from relay_process import launch_relay  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -90,18 +88,6 @@ def print_collapsed(path, top):
             print("| %s | %d | %.1f%% |" % (frame[:110], count, 100.0 * count / max(1, samples)))
 
 
-def start_helper(stack, folder, key_file, token_file, profile_to=None):
-    config = {
-        "listen": "127.0.0.1:0", "log_level": "info", "pool": {"size": 4, "idle_timeout": 60},
-        "accounts": [{"name": "alice", "username": bench.SENDER, "token_file": token_file, "key_file": key_file,
-                      "provider_ca_file": stack.ca_file, "local_username": "alice", "local_secret": "bench-secret",
-                      "upstream": {"host": bench.HOST, "port": stack.submission_port, "security": "starttls",
-                                   "ca_file": stack.ca_file}}],
-    }
-    return launch_relay(config, os.path.join(folder, "relay.json"), bench.COLLECTIONS, profile_to=profile_to,
-                        what="the helper")
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=400)
@@ -121,17 +107,8 @@ def main():
     folder = tempfile.mkdtemp(prefix="relay-profile-")
     profile_to = os.path.join(folder, "relay.prof") if args.cprofile else None
     try:
-        key = os.urandom(32)
-        key_file = os.path.join(folder, "key")
-        with open(key_file, "w") as handle:
-            handle.write(base64.b64encode(key).decode())
-        token_file = os.path.join(folder, "alice.token")
-        settings = bench.TokenSettings(provider="oidc", authority=stack.issuer, client_id="relay-app",
-                                       client_secret=stack.clients["relay-app"], scopes=["mail.send"],
-                                       username=bench.SENDER, ca_path=stack.ca_file)
-        bench.TokenSession(settings, bench.TokenFile(token_file, key),
-                           provider_factory=bench.create_provider).ensure_valid(600)
-        helper, port = start_helper(stack, folder, key_file, token_file, profile_to)
+        key_file, token_file = bench.seed_token(stack, folder)
+        helper, port = bench.start_helper(stack, folder, key_file, token_file, profile_to=profile_to)
 
         def connect():
             return bench.plain_connection(port, "alice", "bench-secret")

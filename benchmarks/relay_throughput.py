@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 import os
 import re
 import shutil
@@ -50,6 +49,7 @@ sys.path.insert(0, COLLECTIONS)
 sys.path.insert(0, os.path.join(REPO, "tests", "stack"))
 
 from stack import Stack, sasl_initial  # noqa: E402
+from relay_process import launch_relay  # noqa: E402
 
 from ansible_collections.xoauth2.mail.plugins.module_utils._providers import create_provider  # noqa: E402
 from ansible_collections.xoauth2.mail.plugins.module_utils._session import TokenSession  # noqa: E402
@@ -196,7 +196,7 @@ def _drain_log(stream):
             HELPER_WARNINGS.append(line.decode("utf-8", "replace").rstrip())
 
 
-def start_helper(stack, folder, key_file, token_file, collections=COLLECTIONS, name="relay.json"):
+def start_helper(stack, folder, key_file, token_file, collections=COLLECTIONS, name="relay.json", profile_to=None):
     config = {
         "listen": "127.0.0.1:0", "log_level": "warning", "pool": {"size": 4, "idle_timeout": 60},
         "accounts": [{"name": "alice", "username": SENDER, "token_file": token_file, "key_file": key_file,
@@ -204,25 +204,22 @@ def start_helper(stack, folder, key_file, token_file, collections=COLLECTIONS, n
                       "upstream": {"host": HOST, "port": stack.submission_port, "security": "starttls",
                                    "ca_file": stack.ca_file}}],
     }
-    path = os.path.join(folder, name)
-    with open(path, "w") as handle:
-        json.dump(config, handle)
-    env = dict(os.environ, PYTHONPATH=collections)
-    proc = subprocess.Popen([sys.executable, "-m", "ansible_collections.xoauth2.mail.plugins.module_utils._relay",
-                             "-c", path, "serve", "--log-level", "info"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    line = b""
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        match = re.search(rb" listening address=[^ ]*:(\d+)", line)
-        if match:
-            threading.Thread(target=_drain_log, args=(proc.stderr,), daemon=True).start()
-            return proc, int(match.group(1))
-        if not line and proc.poll() is not None:
-            break
-    proc.kill()
-    raise SystemExit("the helper did not start: %r" % line)
+    return launch_relay(config, os.path.join(folder, name), collections, serve_args=["--log-level", "info"],
+                        profile_to=profile_to, what="the helper", drain=_drain_log)
+
+
+def seed_token(stack, folder):
+    """A key file and alice's token file, renewed at the stack's IdP: (key_file, token_file)."""
+    key = os.urandom(32)
+    key_file = os.path.join(folder, "key")
+    with open(key_file, "w") as handle:
+        handle.write(base64.b64encode(key).decode())
+    token_file = os.path.join(folder, "alice.token")
+    settings = TokenSettings(provider="oidc", authority=stack.issuer, client_id="relay-app",
+                             client_secret=stack.clients["relay-app"], scopes=["mail.send"],
+                             username=SENDER, ca_path=stack.ca_file)
+    TokenSession(settings, TokenFile(token_file, key), provider_factory=create_provider).ensure_valid(600)
+    return key_file, token_file
 
 
 def rss_kib(pid):
@@ -341,15 +338,7 @@ def main():
     results = []
     notes = []
     try:
-        key = os.urandom(32)
-        key_file = os.path.join(folder, "key")
-        with open(key_file, "w") as handle:
-            handle.write(base64.b64encode(key).decode())
-        token_file = os.path.join(folder, "alice.token")
-        settings = TokenSettings(provider="oidc", authority=stack.issuer, client_id="relay-app",
-                                 client_secret=stack.clients["relay-app"], scopes=["mail.send"],
-                                 username=SENDER, ca_path=stack.ca_file)
-        TokenSession(settings, TokenFile(token_file, key), provider_factory=create_provider).ensure_valid(600)
+        key_file, token_file = seed_token(stack, folder)
         token = stack.idp.client_credentials("relay-app")["access_token"]
         context = ssl.create_default_context(cafile=stack.ca_file)  # one context, as a fair direct client
 
