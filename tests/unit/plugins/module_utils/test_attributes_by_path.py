@@ -56,20 +56,16 @@ def test_the_setter_gets_each_existing_file_by_its_path(written):
     assert written.apply_attributes(chmod_setter(0o640, [])) is False
 
 
-def test_a_planted_symbolic_link_is_refused_before_the_setter_runs(written, decoy):
-    os.symlink(str(decoy), written.path + ".status")
+@pytest.mark.parametrize("plant, side, refusal", [
+    (os.symlink, ".status", "symbolic link"),
+    (os.link, ".lock", "hard links"),
+], ids=["planted-symbolic-link", "second-hard-link"])
+def test_a_planted_file_is_refused_before_the_setter_runs(written, decoy, plant, side, refusal):
+    plant(str(decoy), written.path + side)
     seen = []
-    with pytest.raises(StorageError, match="symbolic link"):
+    with pytest.raises(StorageError, match=refusal):
         written.apply_attributes(chmod_setter(0o644, seen))
-    assert written.path + ".status" not in seen and stat.S_IMODE(os.stat(decoy).st_mode) == 0o600
-
-
-def test_a_second_hard_link_is_refused_before_the_setter_runs(written, decoy):
-    os.link(str(decoy), written.path + ".lock")
-    seen = []
-    with pytest.raises(StorageError, match="hard links"):
-        written.apply_attributes(chmod_setter(0o644, seen))
-    assert written.path + ".lock" not in seen and stat.S_IMODE(os.stat(decoy).st_mode) == 0o600
+    assert written.path + side not in seen and stat.S_IMODE(os.stat(decoy).st_mode) == 0o600
 
 
 def test_a_file_swapped_while_the_setter_runs_is_reported(written, tmp_path):
