@@ -20,8 +20,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from .._crypto import read_key_file
 from .._dependencies import MissingDependency, require, require_installed
-from .._errors import OAuthMailError
-from .._provider_endpoints import default_port, mail_server, providers_with_servers
+from .._errors import ConfigurationError, OAuthMailError
+from .._provider_endpoints import providers_with_servers, resolve_server
 from .._settings import PROVIDERS
 from .auth_guard import AuthSettings
 from .secrets import SecretVerifier, parse_hash
@@ -215,18 +215,16 @@ def parse_listen(text: str, allow_non_loopback: bool) -> Tuple[str, int]:
 def _upstream(data, where, provider=None) -> Upstream:
     """The upstream server; without ``host``, the provider's own (smtp.gmail.com:587 for google...)."""
     _check_keys(data, _UPSTREAM, where)
-    host = _str(data, "host", where)
-    server = None
-    if host is None:
-        server = mail_server(provider, "smtp")
-        if server is None:
-            raise ConfigError(where + ".host", "is required (only a provider of %s has a default upstream; "
-                                               "provider is %s)" % (providers_with_servers(), provider or "not set"))
-        host = server.host
-    security = _str(data, "security", where, default=server.security if server else "starttls")
-    if security not in SECURITY:
+    security = _str(data, "security", where)
+    if security is not None and security not in SECURITY:
         raise ConfigError(where + ".security", "must be starttls or tls (a token never goes over plaintext)")
-    port = _num(data, "port", where, default_port("smtp", security, server), 1, True, 65535)
+    try:
+        server = resolve_server("smtp", _str(data, "host", where), None, security, provider)
+    except ConfigurationError:
+        raise ConfigError(where + ".host", "is required (only a provider of %s has a default upstream; "
+                                           "provider is %s)" % (providers_with_servers(), provider or "not set"))
+    host, security = server.host, server.security
+    port = _num(data, "port", where, server.port, 1, True, 65535)
     ca_file = _str(data, "ca_file", where)
     if ca_file:
         ca_file = _readable(ca_file, where + ".ca_file")
