@@ -32,39 +32,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import relay_throughput as bench  # noqa: E402
+from process_cpu import cpu_seconds, stack_pids  # noqa: E402
 
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid, fields=(11, 12, 13, 14)):
-    """CPU of a process in seconds: user + system (and of its waited-for children) by default."""
-    try:
-        with open("/proc/%d/stat" % pid) as handle:
-            values = handle.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return sum(int(values[i]) for i in fields) / float(TICK)
-
-
-def stack_pids(stack):
-    """This stack's service processes and all their descendants (Postfix's smtpd, Dovecot's auth...)."""
-    parents = {}
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                with open("/proc/%s/stat" % pid) as handle:
-                    parents[int(pid)] = int(handle.read().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                continue
-    found = {pid for pid in (stack.pid(name) for name in ("idp", "dovecot", "postfix")) if pid}
-    grew = True
-    while grew:
-        grew = False
-        for pid, parent in parents.items():
-            if parent in found and pid not in found:
-                found.add(pid)
-                grew = True
-    return sorted(found)
 
 
 def print_collapsed(path, top):

@@ -21,7 +21,11 @@ Targets (issue 4): helper >= 2x direct one-per-connection, >= 10x emailproxy, < 
 (issue 8): helper with one message per connection >= 0.8x the direct client on one reused
 connection (the floor: the helper's pooled upstream traffic is one reused connection).
 
-    .venv/bin/python benchmarks/relay_throughput.py [--quick] [--no-emailproxy]
+With ``--cpu`` it also prints who spent the CPU per message (helper, client, upstream with its
+delivery) and, for the concurrent rows (CPU-bound on a small machine), the CPU per message all
+parties together may use for the helper path to reach 0.8x: the direct path's, divided by 0.8.
+
+    .venv/bin/python benchmarks/relay_throughput.py [--quick] [--no-emailproxy] [--pipelined] [--cpu]
 
 The stack is started if it is not running (and stopped again at the end).
 Messages go to carol@example.test, so test mailboxes do not grow.
@@ -50,6 +54,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "stack"))
 
 from stack import Stack, sasl_initial  # noqa: E402
 from relay_process import launch_relay  # noqa: E402
+from process_cpu import cpu_seconds, stack_cpu, wait_for_delivery  # noqa: E402
 
 from ansible_collections.xoauth2.mail.plugins.module_utils._providers import create_provider  # noqa: E402
 from ansible_collections.xoauth2.mail.plugins.module_utils._session import TokenSession  # noqa: E402
@@ -77,6 +82,14 @@ def percentile(values, fraction):
 class Result:
     def __init__(self, path, mode, latencies, elapsed):
         self.path, self.mode, self.latencies, self.elapsed = path, mode, latencies, elapsed
+        # CPU seconds spent on these messages by the helper (0 on the direct path), this client process and
+        # the upstream side (Postfix, Dovecot, the IdP), its delivery of them included
+        self.cpu = {"helper": 0.0, "client": 0.0, "upstream": 0.0}
+
+    def cpu_ms(self, party=None):
+        """CPU per message in ms: of one party, or of all together."""
+        used = self.cpu[party] if party else sum(self.cpu.values())
+        return 1000.0 * used / max(1, len(self.latencies))
 
     @property
     def rate(self):
@@ -323,6 +336,10 @@ def main():
                              "helper's pool size; 1: sequential rows only)")
     parser.add_argument("--pipelined", action="store_true",
                         help="send MAIL, RCPT and DATA in one write on every path, as Postfix's client does")
+    parser.add_argument("--cpu", action="store_true",
+                        help="also split the CPU per message between the helper, this client and the upstream "
+                             "(Postfix, Dovecot, the IdP): after each part the upstream delivers what it accepted "
+                             "before the next part starts, so its delivery is charged to the messages it belongs to")
     parser.add_argument("--compare-with", metavar="CHECKOUT",
                         help="also run the helper from another checkout of this repository (e.g. a worktree at "
                              "an older commit), interleaved in the same run, as path 'xoauth2-relay (other)'")
@@ -350,21 +367,22 @@ def main():
         def via_helper():
             return plain_connection(port, "alice", "bench-secret")
 
-        paths = [("direct XOAUTH2 (smtplib)", direct, n_conn, n_reused),
-                 ("xoauth2-relay", via_helper, n_conn, n_reused)]
+        paths = [("direct XOAUTH2 (smtplib)", direct, n_conn, n_reused, None),
+                 ("xoauth2-relay", via_helper, n_conn, n_reused, helper.pid)]
         if args.compare_with:
             other_collections = os.path.join(os.path.abspath(args.compare_with), ".build", "collections")
             other, other_port = start_helper(stack, folder, key_file, token_file, other_collections, "other.json")
             paths.append(("xoauth2-relay (other)", lambda: plain_connection(other_port, "alice", "bench-secret"),
-                          n_conn, n_reused))
+                          n_conn, n_reused, other.pid))
         if not args.no_emailproxy:
             proxy, problem = start_emailproxy(stack, folder, args.emailproxy_port)
             if proxy is None:
                 notes.append(problem)
             else:
                 paths.append(("emailproxy", lambda: emailproxy_connection(args.emailproxy_port),
-                              n_proxy_conn, n_proxy_reused))
-        results = run_interleaved(paths, args.rounds, notes, args.pipelined, args.concurrency)
+                              n_proxy_conn, n_proxy_reused, proxy.pid))
+        results = run_interleaved(paths, args.rounds, notes, args.pipelined, args.concurrency,
+                                  stack if args.cpu else None)
         rss, errors, concurrent_rate = concurrent_rss(helper.pid, port)
         if errors:
             notes.append("concurrent sessions failed: %s" % errors[:3])
@@ -384,25 +402,42 @@ def modes(concurrency):
     return found
 
 
-def run_interleaved(paths, rounds, notes, pipelined, concurrency=1):
-    """Results per (path, mode), measured in rounds: the machine's load falls on every path alike."""
-    for dummy, connect, dummy2, dummy3 in paths:
+def run_interleaved(paths, rounds, notes, pipelined, concurrency=1, stack=None):
+    """Results per (path, mode), measured in rounds: the machine's load falls on every path alike.
+
+    With ``stack``, each part also gets the CPU the parties spent on it: before the next part starts,
+    the upstream delivers what it accepted, so its delivery is counted with the messages it belongs to
+    (not left to slow down whichever path runs next)."""
+    for dummy, connect, dummy2, dummy3, dummy4 in paths:
         run_mode("warm-up", "1 msg/conn", 3, connect)
+    if stack is not None:
+        wait_for_delivery(stack)
     collected = {}
     for dummy in range(rounds):
-        for name, connect, count_conn, count_reused in paths:
+        for name, connect, count_conn, count_reused, pid in paths:
             for mode, clients in modes(concurrency):
                 count = count_conn if mode.startswith("1 msg/conn") else count_reused
+                before = _cpu_now(stack, pid)
                 try:
                     part = run_mode(name, mode, max(clients, count // rounds), connect, pipelined, clients)
                 except (smtplib.SMTPException, OSError) as exc:
                     notes.append("%s %s failed: %r" % (name, mode, exc))
                     continue
+                if stack is not None:
+                    wait_for_delivery(stack)
+                after = _cpu_now(stack, pid)
                 total = collected.setdefault((name, mode), Result(name, mode, [], 0.0))
                 total.latencies += part.latencies
                 total.elapsed += part.elapsed
+                for party in total.cpu:
+                    total.cpu[party] += after[party] - before[party]
     return [collected[(path[0], mode)] for path in paths for mode, dummy in modes(concurrency)
             if (path[0], mode) in collected]
+
+
+def _cpu_now(stack, pid):
+    return {"helper": cpu_seconds(pid) if pid else 0.0, "client": time.process_time(),
+            "upstream": stack_cpu(stack) if stack is not None else 0.0}
 
 
 def stop_processes(*procs):
@@ -420,6 +455,30 @@ def _suffix(mode):
     return mode[len(mode.rstrip("0123456789")) - 2:] if mode[-1].isdigit() else ""
 
 
+def report_cpu(results, direct):
+    """Who spent the CPU, per message: on this machine the parties share its cores with the upstream."""
+    if not any(r.cpu["upstream"] for r in results):
+        return
+    print()
+    print("CPU per message, ms (the upstream's delivery of the messages included):")
+    print("| path | mode | helper | client | upstream | all | all vs direct 1 connection |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        floor = direct["1 connection" + _suffix(r.mode)]
+        print("| %s | %s | %.2f | %.2f | %.2f | %.2f | %.2fx |" % (
+            r.path, r.mode, r.cpu_ms("helper"), r.cpu_ms("client"), r.cpu_ms("upstream"), r.cpu_ms(),
+            r.cpu_ms() / floor.cpu_ms()))
+    for r in results:
+        if r.path != "xoauth2-relay" or not r.mode.startswith("1 msg/conn") or not _suffix(r.mode):
+            continue
+        floor = direct["1 connection" + _suffix(r.mode)]
+        # with more clients than cores the rows are CPU-bound: the rate follows CPU per message
+        print("CPU budget for 0.8x (%s, CPU-bound): %.2f ms per message for all parties (direct: %.2f); "
+              "the relay path used %.2f, of which the helper %.2f and the client %.2f" % (
+                  r.mode, floor.cpu_ms() / 0.8, floor.cpu_ms(), r.cpu_ms(), r.cpu_ms("helper"),
+                  r.cpu_ms("client")))
+
+
 def report(results, rss, concurrent_rate, notes):
     direct = {r.mode: r for r in results if r.path.startswith("direct")}
     print()
@@ -433,6 +492,7 @@ def report(results, rss, concurrent_rate, notes):
         print("| %s | %s | %d | %.0f | %.1f | %.1f | %+.1f | %.2fx | %.2fx |" % (
             r.path, r.mode, len(r.latencies), r.rate, r.p50, r.p99, r.p50 - direct[r.mode].p50,
             r.rate / per_conn.rate, r.rate / floor.rate))
+    report_cpu(results, direct)
     print()
     print("xoauth2-relay, 50 concurrent sessions x 4 messages: %.0f msg/s, peak RSS %.1f MiB (target < 40)"
           % (concurrent_rate, rss / 1024.0))
