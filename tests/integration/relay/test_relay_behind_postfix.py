@@ -62,7 +62,7 @@ def send_one_by_one(config_dir, relay, count, tag, gap=0.0):
         if gap:
             time.sleep(gap)
         instance.submit(config_dir, ALICE, ALICE, "%s %d" % (tag, index))
-        assert instance.wait_for(lambda: len(relay_sessions(relay)[1]) > index
+        assert instance.wait_for(lambda done=index + 1: len(relay_sessions(relay)[1]) >= done
                                  and instance.queued(config_dir) == 0, 60), relay.log[-3000:]
 
 

@@ -11,6 +11,7 @@ tests/integration/relay/test_relay_behind_postfix.py.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 
 import pytest
@@ -47,6 +48,8 @@ def test_the_cache_lists_every_relay_host_the_role_configures_and_off_removes_it
     # host names as Postfix's cache policy matches them; the IPv6 one cannot be listed
     assert instance.postconf(config_dir, "smtp_connection_cache_destinations") == \
         "127.0.0.1, 127.0.0.2, relay.example.test"
+    again = applied(config_dir, "[127.0.0.1]:10587", senders, postfix_relay_started=False)
+    assert re.search(r"Set the main.cf settings\] \**\nok: \[localhost\]", again.stdout), again.stdout[-3000:]
 
     applied(config_dir, "[127.0.0.1]:10587", senders, postfix_relay_started=False,
             postfix_relay_connection_cache=False)
