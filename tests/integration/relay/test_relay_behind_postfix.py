@@ -19,6 +19,7 @@ import relay_support as rs
 import postfix_role_instance as instance
 
 ALICE = "alice@example.test"
+ALICE_LOGIN = {"sender": ALICE, "username": "alice", "password": "local-alice"}  # the relay's local login
 
 pytestmark = [
     pytest.mark.integration,
@@ -71,12 +72,11 @@ def maillog(config_dir):
         return handle.read()
 
 
-def test_messages_from_one_sender_share_relay_sessions_and_all_arrive(mail_stack, idp, relay_for_postfix,
-                                                                     postfix_root):
+def test_messages_from_one_sender_share_relay_sessions_and_all_arrive(
+        mail_stack, idp, relay_for_postfix, postfix_root):
     relay = relay_for_postfix()
     config_dir = os.path.join(postfix_root, "postfix")
-    applied(config_dir, "[127.0.0.1]:%d" % relay.port, [{"sender": ALICE, "username": "alice",
-                                                          "password": "local-alice"}])
+    applied(config_dir, "[127.0.0.1]:%d" % relay.port, [ALICE_LOGIN])
     tag = "cache-%s" % uuid.uuid4().hex[:12]
     send_one_by_one(config_dir, relay, 20, tag)
 
@@ -93,8 +93,7 @@ def test_a_cached_connection_the_relay_closed_costs_no_deferral(mail_stack, idp,
     # Postfix's RSET probe on the cached connection finds it closed and opens a new one.
     relay = relay_for_postfix(timeouts={"client": 1, "token": 20, "connect": 20, "command": 30, "data": 60})
     config_dir = os.path.join(postfix_root, "postfix")
-    applied(config_dir, "[127.0.0.1]:%d" % relay.port, [{"sender": ALICE, "username": "alice",
-                                                          "password": "local-alice"}])
+    applied(config_dir, "[127.0.0.1]:%d" % relay.port, [ALICE_LOGIN])
     tag = "closed-%s" % uuid.uuid4().hex[:12]
     send_one_by_one(config_dir, relay, 3, tag, gap=1.5)
 
