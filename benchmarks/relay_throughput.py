@@ -209,7 +209,8 @@ def _drain_log(stream):
             HELPER_WARNINGS.append(line.decode("utf-8", "replace").rstrip())
 
 
-def start_helper(stack, folder, key_file, token_file, collections=COLLECTIONS, name="relay.json", profile_to=None):
+def start_helper(stack, folder, key_file, token_file, collections=COLLECTIONS, name="relay.json", profile_to=None,
+                 drain=_drain_log):
     config = {
         "listen": "127.0.0.1:0", "log_level": "warning", "pool": {"size": 4, "idle_timeout": 60},
         "accounts": [{"name": "alice", "username": SENDER, "token_file": token_file, "key_file": key_file,
@@ -218,7 +219,7 @@ def start_helper(stack, folder, key_file, token_file, collections=COLLECTIONS, n
                                    "ca_file": stack.ca_file}}],
     }
     return launch_relay(config, os.path.join(folder, name), collections, serve_args=["--log-level", "info"],
-                        profile_to=profile_to, what="the helper", drain=_drain_log)
+                        profile_to=profile_to, what="the helper", drain=drain)
 
 
 def seed_token(stack, folder):
