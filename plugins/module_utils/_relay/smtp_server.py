@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import ipaddress
 import itertools
 import time
@@ -47,9 +48,15 @@ class ClientGone(Exception):
 
 def _is_loopback(peer) -> bool:
     try:
-        return ipaddress.ip_address(peer[0]).is_loopback
+        return _is_loopback_host(peer[0])
     except (TypeError, ValueError, IndexError):
         return peer is None or isinstance(peer, str)  # unix socket
+
+
+@functools.lru_cache(maxsize=256)
+def _is_loopback_host(host: str) -> bool:
+    """Parsing an address costs more than the rest of accepting a session: once per client host."""
+    return ipaddress.ip_address(host).is_loopback
 
 
 def _abort_quietly(stream) -> None:
