@@ -151,8 +151,8 @@ def main():
     for mode in modes:
         for name, result in figures:
             versus_base = "%.3fx" % (result[mode] / base[mode]) if name != relay_cpu.FLOOR else "-"
-            print("| %s | %s | %s | %.0f | %s | %.2fx |" % (name, mode, relay_cpu.UNITS[mode], result[mode],
-                                                          versus_base, result[mode] / floor[mode]))
+            row = (name, mode, relay_cpu.UNITS[mode], result[mode], versus_base, result[mode] / floor[mode])
+            print("| %s | %s | %s | %.0f | %s | %.2fx |" % row)
 
 
 if __name__ == "__main__":

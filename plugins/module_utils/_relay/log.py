@@ -51,7 +51,7 @@ _PLAIN = re.compile(r'[!#-<>-\[\]-~]+')
 
 
 def _value(value) -> str:
-    text = value if type(value) is str else str(value)
+    text = value if isinstance(value, str) else str(value)
     if _PLAIN.fullmatch(text) is None:
         text = json.dumps(text)  # quoted and escaped: no forged fields or lines
     return text
