@@ -119,7 +119,8 @@ class Relay:
             stream.close()
             return
         session = Session(self, stream)
-        task = spawn(session.run())
+        # the greeting goes out now, not one loop round later
+        task = spawn(session.run(), eager=True)
         self.sessions.add(session)
         task.add_done_callback(lambda _t: self.sessions.discard(session))
 

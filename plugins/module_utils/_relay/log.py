@@ -14,6 +14,7 @@ more than the rest of the relay's own work for that message.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from typing import Any, Dict
@@ -45,9 +46,13 @@ def _stamp() -> str:
     return _state["stamp"]
 
 
+# a value written as it is: printable ASCII without space, '"', '=' or '\\' (at least one character)
+_PLAIN = re.compile(r'[!#-<>-\[\]-~]+')
+
+
 def _value(value) -> str:
-    text = str(value)
-    if text == "" or any(c in text for c in ' "=\\') or not text.isprintable() or not text.isascii():
+    text = value if isinstance(value, str) else str(value)
+    if _PLAIN.fullmatch(text) is None:
         text = json.dumps(text)  # quoted and escaped: no forged fields or lines
     return text
 
@@ -56,7 +61,9 @@ def event(level: int, name: str, **fields) -> None:
     if level < _state["level"]:
         return
     parts = [_stamp(), _NAMES[level], name]
-    parts.extend("%s=%s" % (key, _value(value)) for key, value in fields.items() if value is not None)
+    for key, value in fields.items():
+        if value is not None:
+            parts.append(key + "=" + _value(value))
     stream = _state["stream"] or sys.stderr
     try:
         stream.write(" ".join(parts) + "\n")

@@ -52,10 +52,14 @@ class UpstreamPool:
 
     async def acquire(self) -> Tuple[UpstreamConnection, bool]:
         """(connection, reused): an idle one or a newly authenticated one; waits for a free slot."""
-        try:
-            await asyncio.wait_for(self._slots.acquire(), self.timeouts.command)
-        except asyncio.TimeoutError:
-            raise UpstreamError("all %d upstream connections of %s are busy" % (self.size, self.name))
+        if self._slots.locked():
+            try:
+                await asyncio.wait_for(self._slots.acquire(), self.timeouts.command)
+            except asyncio.TimeoutError:
+                raise UpstreamError("all %d upstream connections of %s are busy" % (self.size, self.name))
+        else:
+            # a free slot is taken at once: no timeout (a timer or, before Python 3.12, a task) needed
+            await self._slots.acquire()
         try:
             while self._idle:
                 conn = self._idle.pop()  # most recently used first: the likeliest to be alive

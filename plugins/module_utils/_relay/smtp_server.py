@@ -15,10 +15,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import ipaddress
 import itertools
 import time
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from . import log
 from .data_reader import BARE_CR, BARE_LF, BodyFramer, UpstreamBody
@@ -47,9 +48,15 @@ class ClientGone(Exception):
 
 def _is_loopback(peer) -> bool:
     try:
-        return ipaddress.ip_address(peer[0]).is_loopback
+        return _is_loopback_host(peer[0])
     except (TypeError, ValueError, IndexError):
         return peer is None or isinstance(peer, str)  # unix socket
+
+
+@functools.lru_cache(maxsize=256)
+def _is_loopback_host(host: str) -> bool:
+    """Parsing an address costs more than the rest of accepting a session: once per client host."""
+    return ipaddress.ip_address(host).is_loopback
 
 
 def _abort_quietly(stream) -> None:
@@ -57,6 +64,22 @@ def _abort_quietly(stream) -> None:
         stream.abort()
     except Exception:
         pass
+
+
+# EHLO replies as sent, by their content: a handful (STARTTLS and AUTH offered or not, the upstream's
+# extensions), formatted once instead of on every session
+_EHLO_REPLIES: Dict[Tuple[str, ...], bytes] = {}
+MAX_EHLO_REPLIES = 64
+
+
+def _ehlo_reply(hostname: str, extensions: List[str]) -> bytes:
+    key = (hostname, *extensions)
+    wire = _EHLO_REPLIES.get(key)
+    if wire is None:
+        if len(_EHLO_REPLIES) >= MAX_EHLO_REPLIES:  # reloads with other hostnames or extensions
+            _EHLO_REPLIES.clear()
+        wire = _EHLO_REPLIES[key] = Reply(250, list(key)).wire()
+    return wire
 
 
 def _b64(text: str) -> Optional[str]:
@@ -298,8 +321,7 @@ class Session:
         await self._drop_upstream(abort=False)
         self._reset_transaction()
         self.helo, self.esmtp = arg, True
-        lines = [self.config.hostname] + self._extensions()
-        await self.reply(Reply(250, lines))
+        await self.reply(_ehlo_reply(self.config.hostname, self._extensions()))
 
     async def smtp_HELO(self, arg: str):
         if not arg:

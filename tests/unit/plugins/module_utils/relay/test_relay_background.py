@@ -11,6 +11,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from ansible_collections.xoauth2.mail.plugins.module_utils._relay import background
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), *[".."] * 5))
@@ -35,6 +37,37 @@ def test_a_spawned_task_survives_garbage_collection_and_is_let_go_when_done():
 
     asyncio.run(main())
     assert done == [True]
+
+
+@pytest.mark.parametrize("eager", [True, False])
+def test_an_eager_task_runs_its_first_step_at_once_and_is_held_until_it_ends(eager):
+    steps = []
+
+    async def work(gate):
+        steps.append("first")
+        await gate.wait()
+        steps.append("last")
+
+    async def ends_at_once():
+        steps.append("only")
+
+    async def main():
+        gate = asyncio.Event()
+        task = background.spawn(work(gate), eager=eager)
+        # Python 3.12+ runs the first step inside spawn; before, on the loop's next round (as eager=False)
+        assert steps == (["first"] if eager and sys.version_info >= (3, 12) else [])
+        del task
+        gc.collect()
+        assert background.running() == 1
+        gate.set()
+        background.spawn(ends_at_once(), eager=eager)
+        for dummy in range(10):
+            await asyncio.sleep(0)
+        assert background.running() == 0
+
+    asyncio.run(main())
+    # an eager task that ends in its first step ends before the one resumed by the gate
+    assert steps == (["first", "only", "last"] if eager and sys.version_info >= (3, 12) else ["first", "last", "only"])
 
 
 def test_nothing_in_the_relay_starts_a_task_that_nobody_keeps():

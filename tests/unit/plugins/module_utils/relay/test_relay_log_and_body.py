@@ -29,6 +29,15 @@ def test_log_values_cannot_forge_fields_or_lines(capsys):
     assert json.loads(quoted) == "<a@b> upstream=250\nINFO fake"
 
 
+def test_a_log_value_is_written_as_it_is_only_when_it_is_printable_ascii_without_space_quote_equals_backslash():
+    for code in list(range(0x00, 0x100)) + [0x2028, 0xDCFF, 0x1F600]:
+        char = chr(code)
+        plain = 0x21 <= code <= 0x7E and char not in '"=\\'
+        assert log._value("a" + char + "b") == ("a" + char + "b" if plain else json.dumps("a" + char + "b")), hex(code)
+    assert log._value("") == '""'
+    assert log._value(2048) == "2048" and log._value(-1) == "-1" and log._value(2.5) == "2.5"
+
+
 class FakeStream(LineStream):
     def __init__(self, data: bytes, limit=65536):
         super().__init__(limit=limit)
