@@ -85,6 +85,12 @@ class Result:
         # CPU seconds spent on these messages by the helper (0 on the direct path), this client process and
         # the upstream side (Postfix, Dovecot, the IdP), its delivery of them included
         self.cpu = {"helper": 0.0, "client": 0.0, "upstream": 0.0}
+        self.delivered_after = 0.0  # seconds the upstream still took to deliver them after the last reply
+
+    @property
+    def delivered_rate(self):
+        """Messages per second until the upstream had delivered them all (into the mailbox)."""
+        return len(self.latencies) / (self.elapsed + self.delivered_after)
 
     def cpu_ms(self, party=None):
         """CPU per message in ms: of one party, or of all together."""
@@ -424,10 +430,10 @@ def run_interleaved(paths, rounds, notes, pipelined, concurrency=1, stack=None):
                 except (smtplib.SMTPException, OSError) as exc:
                     notes.append("%s %s failed: %r" % (name, mode, exc))
                     continue
-                if stack is not None:
-                    wait_for_delivery(stack)
+                waited = wait_for_delivery(stack) if stack is not None else 0.0
                 after = _cpu_now(stack, pid)
                 total = collected.setdefault((name, mode), Result(name, mode, [], 0.0))
+                total.delivered_after += waited
                 total.latencies += part.latencies
                 total.elapsed += part.elapsed
                 for party in total.cpu:
@@ -461,23 +467,16 @@ def report_cpu(results, direct):
     if not any(r.cpu["upstream"] for r in results):
         return
     print()
-    print("CPU per message, ms (the upstream's delivery of the messages included):")
-    print("| path | mode | helper | client | upstream | all | all vs direct 1 connection |")
-    print("|---|---|---|---|---|---|---|")
+    print("CPU per message, ms (the upstream's delivery of the messages included), and the rate until the")
+    print("upstream had delivered every message of a part (the next part starts only then):")
+    print("| path | mode | helper | client | upstream | all | all vs direct 1 connection | delivered msg/s "
+          "| delivered rate vs direct 1 connection |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         floor = direct["1 connection" + _suffix(r.mode)]
-        print("| %s | %s | %.2f | %.2f | %.2f | %.2f | %.2fx |" % (
+        print("| %s | %s | %.2f | %.2f | %.2f | %.2f | %.2fx | %.0f | %.2fx |" % (
             r.path, r.mode, r.cpu_ms("helper"), r.cpu_ms("client"), r.cpu_ms("upstream"), r.cpu_ms(),
-            r.cpu_ms() / floor.cpu_ms()))
-    for r in results:
-        if r.path != "xoauth2-relay" or not r.mode.startswith("1 msg/conn") or not _suffix(r.mode):
-            continue
-        floor = direct["1 connection" + _suffix(r.mode)]
-        # with more clients than cores the rows are CPU-bound: the rate follows CPU per message
-        print("CPU budget for 0.8x (%s, CPU-bound): %.2f ms per message for all parties (direct: %.2f); "
-              "the relay path used %.2f, of which the helper %.2f and the client %.2f" % (
-                  r.mode, floor.cpu_ms() / 0.8, floor.cpu_ms(), r.cpu_ms(), r.cpu_ms("helper"),
-                  r.cpu_ms("client")))
+            r.cpu_ms() / floor.cpu_ms(), r.delivered_rate, r.delivered_rate / floor.delivered_rate))
 
 
 def report(results, rss, concurrent_rate, notes):
