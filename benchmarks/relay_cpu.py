@@ -45,7 +45,7 @@ REPO = os.path.abspath(os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
 
 import relay_memory  # noqa: E402
-from relay_process import expect, launch_relay  # noqa: E402  (the sink upstream on its own loop, the token file)
+from relay_process import expect, launch_relay, stop_process  # noqa: E402  (the sink upstream on its own loop, the token file)
 
 MODES = ("session", "message", "reused")
 FLOOR = "floor (smtp_floor.py)"
@@ -200,11 +200,7 @@ def main():
                         total[index] += value
     finally:
         for name, (proc, port) in servers:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_process(proc, 20)
         if profile_to and os.path.exists(profile_to):
             import pstats
             pstats.Stats(profile_to).sort_stats("tottime").print_stats(40)

@@ -37,7 +37,7 @@ sys.path.insert(0, HERE)
 
 import relay_cpu  # noqa: E402
 import relay_memory  # noqa: E402
-from relay_process import RELAY_MODULE  # noqa: E402
+from relay_process import RELAY_MODULE, stop_process  # noqa: E402
 
 
 def start_under_callgrind(folder, upstream, collections, name):
@@ -110,11 +110,7 @@ def measure(started, modes, count):
             callgrind("-d", proc.pid, mode)
             result[mode] = dumped_instructions(prefix, proc.pid, mode) / float(count)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, 60)
     return result
 
 

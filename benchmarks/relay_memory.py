@@ -27,7 +27,6 @@ import base64
 import os
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -39,7 +38,7 @@ sys.path.insert(0, COLLECTIONS)
 sys.path.insert(0, os.path.join(REPO, "tests", "unit", "plugins", "module_utils", "relay"))
 
 from fake_upstream import FakeUpstream, self_signed  # noqa: E402
-from relay_process import expect, launch_relay  # noqa: E402
+from relay_process import expect, launch_relay, stop_process  # noqa: E402
 
 from ansible_collections.xoauth2.mail.plugins.module_utils._token_file import TokenFile  # noqa: E402
 from ansible_collections.xoauth2.mail.plugins.module_utils._token_record import TokenGrant, TokenRecord  # noqa: E402
@@ -157,11 +156,7 @@ def scenario(folder, upstream, name, clients, size, line):
         peak = status_kib(proc.pid, "VmHWM")
         delivered = len(upstream.sink.messages) - before
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, 30)
     return {"name": name, "idle": idle, "peak": peak, "elapsed": elapsed, "delivered": delivered,
             "clients": clients, "errors": errors, "mb": clients * size / MB}
 

@@ -44,6 +44,15 @@ def launch_relay(config, path, collections, serve_args=(), profile_to=None, what
     raise SystemExit("%s did not start" % what)
 
 
+def stop_process(proc, timeout=30):
+    """SIGTERM, then SIGKILL if it has not ended within ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def expect(reader, code):
     """Read one (multi-line) SMTP reply from a binary file object; it must have ``code``."""
     while True:

@@ -25,3 +25,14 @@ if _STACK_DIR not in sys.path:
     sys.path.insert(0, _STACK_DIR)
 
 from stack_fixtures import idp, mail_stack, stack  # noqa: E402,F401  pylint: disable=unused-import
+import postfix_role_instance  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def postfix_role_root():
+    """A folder for a Postfix instance made by the postfix_relay role (tests/stack/postfix_role_instance.py),
+    stopped and removed after the test."""
+    root = postfix_role_instance.new_root()
+    yield root
+    postfix_role_instance.remove(root)

@@ -14,9 +14,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 from postfix_instance import POSTFIX, stop_master
+from processes import wait_until
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 COLLECTIONS = os.path.join(REPO, ".build", "collections")
@@ -63,6 +63,22 @@ def apply_role(config_dir: str, relayhost: str, senders, **role_vars) -> subproc
                           text=True, check=False, env=env, timeout=300)
 
 
+def applied(config_dir: str, relayhost: str, senders, **role_vars) -> subprocess.CompletedProcess:
+    """``apply_role``, which must succeed (else AssertionError with the end of its output)."""
+    result = apply_role(config_dir, relayhost, senders, **role_vars)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    return result
+
+
+def unavailable():
+    """Why the role cannot make an instance on this machine, or None."""
+    if POSTFIX is None or not os.path.isfile("/usr/share/postfix/main.cf.dist"):
+        return "needs Debian's postfix package (tests/stack/install.sh)"
+    if os.geteuid() != 0:
+        return "the role needs root"
+    return None
+
+
 def postconf(config_dir: str, name: str) -> str:
     return subprocess.run(["postconf", "-c", config_dir, "-h", name], capture_output=True, text=True,
                           check=True).stdout.strip()
@@ -82,13 +98,7 @@ def queued(config_dir: str, queues=QUEUES) -> int:
 
 
 def wait_for(check, timeout: float, interval: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    return check()
+    return wait_until(check, timeout, interval)
 
 
 def remove(root: str) -> None:

@@ -83,6 +83,17 @@ def tail(path: str, lines: int = 25) -> str:
         return "(no log)"
 
 
+def wait_until(check, timeout: float, interval: float = 0.05):
+    """``check()``'s first true value within ``timeout`` seconds, else its value at the end."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    return check()
+
+
 def _gone_within(pid: int, seconds: float) -> bool:
     """Poll every 50 ms until pid has ended; False if it still runs after ``seconds``."""
     deadline = time.monotonic() + seconds

@@ -18,6 +18,7 @@ import time
 import uuid
 from email.message import EmailMessage
 
+import processes
 from ansible_collections.xoauth2.mail.plugins.module_utils._session import TokenSession
 from ansible_collections.xoauth2.mail.plugins.module_utils._settings import TokenSettings
 from ansible_collections.xoauth2.mail.plugins.module_utils._token_file import TokenFile
@@ -187,13 +188,7 @@ def fresh_token(idp, client_id="relay-app"):
 
 
 def wait_until(check, timeout=20, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    return check()
+    return processes.wait_until(check, timeout, interval)
 
 
 def imap_count(stack, idp, account, subject_part):

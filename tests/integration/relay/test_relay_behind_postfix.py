@@ -23,23 +23,8 @@ ALICE_LOGIN = {"sender": ALICE, "username": "alice", "password": "local-alice"} 
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(instance.POSTFIX is None or not os.path.isfile("/usr/share/postfix/main.cf.dist"),
-                       reason="needs Debian's postfix package (tests/stack/install.sh)"),
-    pytest.mark.skipif(os.geteuid() != 0, reason="the role needs root"),
+    pytest.mark.skipif(instance.unavailable() is not None, reason=str(instance.unavailable())),
 ]
-
-
-@pytest.fixture
-def postfix_root():
-    root = instance.new_root()
-    yield root
-    instance.remove(root)
-
-
-def applied(config_dir, relayhost, senders, **role_vars):
-    result = instance.apply_role(config_dir, relayhost, senders, **role_vars)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    return result
 
 
 def relay_sessions(relay):
@@ -73,10 +58,10 @@ def maillog(config_dir):
 
 
 def test_messages_from_one_sender_share_relay_sessions_and_all_arrive(
-        mail_stack, idp, relay_for_postfix, postfix_root):
+        mail_stack, idp, relay_for_postfix, postfix_role_root):
     relay = relay_for_postfix()
-    config_dir = os.path.join(postfix_root, "postfix")
-    applied(config_dir, "[127.0.0.1]:%d" % relay.port, [ALICE_LOGIN])
+    config_dir = os.path.join(postfix_role_root, "postfix")
+    instance.applied(config_dir, "[127.0.0.1]:%d" % relay.port, [ALICE_LOGIN])
     tag = "cache-%s" % uuid.uuid4().hex[:12]
     send_one_by_one(config_dir, relay, 20, tag)
 
@@ -88,12 +73,12 @@ def test_messages_from_one_sender_share_relay_sessions_and_all_arrive(
     assert instance.wait_for(lambda: rs.imap_count(mail_stack, idp, ALICE, tag) == 20, 60)
 
 
-def test_a_cached_connection_the_relay_closed_costs_no_deferral(mail_stack, idp, relay_for_postfix, postfix_root):
+def test_a_cached_connection_the_relay_closed_costs_no_deferral(mail_stack, idp, relay_for_postfix, postfix_role_root):
     # The relay ends an idle session after timeouts.client (here 1 s, below Postfix's 2 s cache idle limit):
     # Postfix's RSET probe on the cached connection finds it closed and opens a new one.
     relay = relay_for_postfix(timeouts={"client": 1, "token": 20, "connect": 20, "command": 30, "data": 60})
-    config_dir = os.path.join(postfix_root, "postfix")
-    applied(config_dir, "[127.0.0.1]:%d" % relay.port, [ALICE_LOGIN])
+    config_dir = os.path.join(postfix_role_root, "postfix")
+    instance.applied(config_dir, "[127.0.0.1]:%d" % relay.port, [ALICE_LOGIN])
     tag = "closed-%s" % uuid.uuid4().hex[:12]
     send_one_by_one(config_dir, relay, 3, tag, gap=1.5)
 
