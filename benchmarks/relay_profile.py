@@ -35,7 +35,6 @@ import relay_throughput as bench  # noqa: E402
 from process_cpu import cpu_seconds, stack_pids  # noqa: E402
 
 
-
 def print_collapsed(path, top):
     """Own and total samples per frame from py-spy's collapsed stacks (``frame;frame;... count``)."""
     own, total, samples = {}, {}, 0
