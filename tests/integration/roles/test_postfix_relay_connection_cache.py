@@ -37,7 +37,7 @@ def test_the_cache_lists_every_relay_host_the_role_configures_and_off_removes_it
     assert re.search(r"Set the main.cf settings\] \**\nok: \[localhost\]", again.stdout), again.stdout[-3000:]
 
     instance.applied(config_dir, "[127.0.0.1]:10587", senders, postfix_relay_started=False,
-            postfix_relay_connection_cache=False)
+                     postfix_relay_connection_cache=False)
     explicit = subprocess.run(["postconf", "-c", config_dir, "-n"], capture_output=True, text=True,
                               check=True).stdout
     assert "smtp_connection_cache_destinations" not in explicit
