@@ -17,6 +17,7 @@ import tempfile
 
 from postfix_instance import POSTFIX, stop_master
 from processes import wait_until
+from local_play import local_play
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 COLLECTIONS = os.path.join(REPO, ".build", "collections")
@@ -24,13 +25,8 @@ PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 SENDMAIL = shutil.which("sendmail", path=os.environ.get("PATH", "") + ":/usr/sbin")
 QUEUES = ("maildrop", "incoming", "active", "deferred", "hold")
 
+PLAY_NAME = "A Postfix instance made by the postfix_relay role"
 PLAY = """
-- name: A Postfix instance made by the postfix_relay role
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  vars:
-    ansible_python_interpreter: {python}
   tasks:
     - name: Apply the role
       ansible.builtin.include_role:
@@ -56,7 +52,7 @@ def apply_role(config_dir: str, relayhost: str, senders, **role_vars) -> subproc
     values.update(role_vars)
     play = os.path.join(os.path.dirname(config_dir), "play.yml")
     with open(play, "w", encoding="utf-8") as handle:
-        handle.write(PLAY.format(python=sys.executable, role_vars=json.dumps(values)))
+        handle.write(local_play(PLAY_NAME, PLAY.format(role_vars=json.dumps(values))))
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_HOST_KEY_CHECKING="False",
                ANSIBLE_COLLECTIONS_PATH=COLLECTIONS)
     return subprocess.run([PLAYBOOK, "-i", "localhost,", play], capture_output=True, stdin=subprocess.DEVNULL,

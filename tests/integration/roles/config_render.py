@@ -12,16 +12,13 @@ import os
 import subprocess
 import sys
 
+from local_play import local_play
+
 ROLE = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "relay_helper"))
 PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 
+PLAY_NAME = "Render the helper's configuration as the role does"
 PLAY = """
-- name: Render the helper's configuration as the role does
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  vars:
-    ansible_python_interpreter: {python}
   tasks:
     - name: The role's defaults
       ansible.builtin.include_vars:
@@ -46,7 +43,7 @@ def render_config(tmp_path, accounts, extra_vars=None):
     """(the rendered config as data, its path); ``extra_vars`` sit above the defaults include_vars loads."""
     dest = tmp_path / "config.json"
     play = tmp_path / "play.yml"
-    play.write_text(PLAY.format(python=sys.executable, role=ROLE, dest=dest, accounts=json.dumps(accounts)))
+    play.write_text(local_play(PLAY_NAME, PLAY.format(role=ROLE, dest=dest, accounts=json.dumps(accounts))))
     command = [PLAYBOOK, "-i", "localhost,"]
     if extra_vars is not None:
         extra_file = tmp_path / "extra.json"

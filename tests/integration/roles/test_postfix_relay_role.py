@@ -20,6 +20,7 @@ import tempfile
 import pytest
 
 from postfix_instance import POSTFIX, stop_master
+from local_play import local_play
 PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 
 pytestmark = [
@@ -28,13 +29,8 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the role needs root"),
 ]
 
+PLAY_NAME = "A caller with a handler of its own, then the role"
 PLAY = """
-- name: A caller with a handler of its own, then the role
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  vars:
-    ansible_python_interpreter: {python}
   handlers:
     - name: Caller handler
       ansible.builtin.set_fact:
@@ -87,7 +83,7 @@ def relay_dir():
 
 def play(tmp_path, config_dir, extra="{}"):
     path = tmp_path / "play.yml"
-    path.write_text(PLAY.format(python=sys.executable, config_dir=config_dir, extra=extra))
+    path.write_text(local_play(PLAY_NAME, PLAY.format(config_dir=config_dir, extra=extra)))
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_HOST_KEY_CHECKING="False")
     return subprocess.run([PLAYBOOK, "-i", "localhost,", str(path)], capture_output=True, stdin=subprocess.DEVNULL, text=True, check=False,
                           env=env, timeout=300)

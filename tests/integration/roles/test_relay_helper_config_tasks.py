@@ -17,18 +17,15 @@ import sys
 
 import pytest
 
+from local_play import local_play
+
 PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the role's files belong to root")
 
+PLAY_NAME = "The role's code and configuration tasks only"
 PLAY = """
-- name: The role's code and configuration tasks only
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  vars:
-    ansible_python_interpreter: {python}
     relay_helper_python: {python}
     relay_helper_venv: {venv}
     relay_helper_lib_dir: {tmp}/lib
@@ -72,8 +69,9 @@ def run(tmp_path, secret="s3cret-alice", port=587):
     if not (tmp_path / "token.key").exists():
         (tmp_path / "token.key").write_text(base64.b64encode(os.urandom(32)).decode() + "\n")
     play = tmp_path / "play.yml"
-    play.write_text(PLAY.format(python=sys.executable, venv=os.path.dirname(os.path.dirname(sys.executable)),
-                                tmp=tmp_path, secret=secret, port=port, bob_hash=bob_hash))
+    rest = PLAY.format(python=sys.executable, venv=os.path.dirname(os.path.dirname(sys.executable)), tmp=tmp_path,
+                       secret=secret, port=port, bob_hash=bob_hash)
+    play.write_text(local_play(PLAY_NAME, rest))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".build", "collections"),
                ANSIBLE_NOCOLOR="1", ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_HOME=str(tmp_path / "home"))
     proc = subprocess.run([PLAYBOOK, "-i", "localhost,", str(play)], capture_output=True, stdin=subprocess.DEVNULL, text=True, env=env,

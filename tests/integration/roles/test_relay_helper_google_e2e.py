@@ -47,6 +47,7 @@ from postfix_instance import POSTFIX, stop_master  # noqa: E402
 from relay_venv import prepared_venv  # noqa: E402
 
 from ansible_collections.xoauth2.mail.plugins.module_utils._token_file import TokenFile  # noqa: E402
+from local_play import local_play  # noqa: E402
 
 PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
@@ -65,13 +66,8 @@ pytestmark = [
                        reason="needs Debian's postfix package (tests/stack/install.sh)"),
 ]
 
+PLAY_NAME = "relay_helper and postfix_relay with Google accounts, against the test stack"
 PLAY = """
-- name: relay_helper and postfix_relay with Google accounts, against the test stack
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  vars:
-    ansible_python_interpreter: {python}
   tasks:
     - name: Apply xoauth2.mail.relay_helper
       ansible.builtin.include_role:
@@ -151,10 +147,10 @@ class Deployment:
         self.port = _free_port()
         self.play = os.path.join(self.root, "play.yml")
         with open(self.play, "w") as handle:
-            handle.write(PLAY.format(
-                python=sys.executable, root=self.root, venv=prepared_venv(), service=self.service, port=self.port,
+            handle.write(local_play(PLAY_NAME, PLAY.format(
+                root=self.root, venv=prepared_venv(), service=self.service, port=self.port,
                 webhook_url=webhook.url, ca=stack.ca_file, issuer=stack.issuer, submission=stack.submission_port,
-                alice=ALICE, bob=BOB, sa_key=stack.service_account_key_file(SERVICE_ACCOUNT)))
+                alice=ALICE, bob=BOB, sa_key=stack.service_account_key_file(SERVICE_ACCOUNT))))
         self.outputs = []
 
     def apply(self):
